@@ -1,0 +1,1 @@
+//! Rapport analytics: segmentation, CLV and attribution models. Pure functions over slices.

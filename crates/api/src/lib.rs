@@ -1,1 +1,117 @@
-//! placeholder
+//! Rapport's HTTP API: actix-web routes, authentication, problem+json errors, the OpenAPI
+//! document and metrics. [`server`] builds the whole thing on a listener bound by the caller
+//! (port 0 in tests).
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod middleware;
+pub mod openapi;
+pub mod routes;
+
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{from_fn, ErrorHandlers};
+use actix_web::{web, App, HttpServer};
+use rapport_store::{Db, DbConn, StoreError};
+
+use crate::error::{ApiError, ApiResult};
+
+/// Settings the HTTP layer needs.
+#[derive(Clone, Debug)]
+pub struct ApiConfig {
+    /// Serve `/metrics` without credentials.
+    pub metrics_public: bool,
+    /// Worker threads (0: one per core).
+    pub workers: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self { metrics_public: true, workers: 0 }
+    }
+}
+
+/// Everything a handler may need; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub jwt: auth::JwtConfig,
+    pub key_cache: auth::KeyCache,
+    pub metrics: metrics::Metrics,
+    pub config: ApiConfig,
+    pub openapi_json: web::Bytes,
+}
+
+impl AppState {
+    pub fn new(db: Db, jwt: auth::JwtConfig, config: ApiConfig) -> anyhow::Result<Self> {
+        let metrics = metrics::Metrics::new(db.backend.as_str())?;
+        Ok(Self {
+            db,
+            jwt,
+            key_cache: auth::KeyCache::new(auth::KEY_CACHE_TTL),
+            metrics,
+            config,
+            openapi_json: web::Bytes::from(openapi::document_json()),
+        })
+    }
+
+    /// Runs blocking database work on the blocking pool, never on an executor thread.
+    pub async fn run<T, F>(&self, f: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, StoreError> + Send + 'static,
+    {
+        let db = self.db.clone();
+        let result = web::block(move || {
+            let mut conn = db.conn()?;
+            f(&mut conn)
+        })
+        .await?;
+        result.map_err(ApiError::from)
+    }
+}
+
+/// All routes, for `App::configure`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::PayloadConfig::new(extract::MAX_BODY_BYTES))
+        .app_data(extract::query_config())
+        .app_data(extract::path_config())
+        .configure(routes::health::configure)
+        .configure(routes::docs::configure)
+        .configure(routes::auth::configure_public)
+        .service(
+            web::scope("/api/v1")
+                .wrap(from_fn(middleware::require_auth))
+                .configure(routes::auth::configure)
+                .configure(routes::api_keys::configure)
+                .configure(routes::customers::configure),
+        )
+        .default_service(web::to(not_found));
+}
+
+async fn not_found() -> ApiResult<actix_web::HttpResponse> {
+    Err(ApiError::new(error::Code::NotFound, "no such resource or route"))
+}
+
+/// Builds the server on an already bound listener. Shuts down gracefully on SIGTERM/SIGINT.
+pub fn server(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
+    let workers = state.config.workers;
+    let data = web::Data::new(state);
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .wrap(ErrorHandlers::new().default_handler(middleware::problemize))
+            .wrap(from_fn(middleware::observe))
+            .configure(configure)
+    })
+    .shutdown_timeout(10)
+    .listen(listener)?;
+    if workers > 0 {
+        server = server.workers(workers);
+    }
+    Ok(server.run())
+}

@@ -1,1 +1,64 @@
-//! placeholder
+//! Rapport's storage: the diesel schema, the queries and the migrations, for SQLite and
+//! PostgreSQL through one connection type ([`db::DbConn`]).
+//!
+//! Functions here take a `&mut DbConn` and return domain types; the row structs stay private.
+//! They are blocking: the HTTP layer runs them on the blocking thread pool.
+//!
+//! Error policy: [`StoreError`] says what went wrong in storage terms (not found, conflict,
+//! stale version, unavailable). Database error text never leaves this crate's logs: the HTTP
+//! layer maps the kind, not the message.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod api_keys;
+pub mod customers;
+pub mod db;
+pub mod page;
+pub mod schema;
+pub mod settings;
+mod types;
+pub mod users;
+
+pub use db::{Backend, Db, DbConn, PoolOptions};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule was broken; the payload names the rule.
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    /// The row changed since the caller read it (optimistic concurrency).
+    #[error("version mismatch")]
+    VersionMismatch,
+    #[error("invalid cursor")]
+    InvalidCursor,
+    #[error("could not connect to the database: {0}")]
+    Connect(String),
+    #[error("migration failed: {0}")]
+    Migration(String),
+    #[error("connection pool: {0}")]
+    Pool(#[from] r2d2::Error),
+    #[error("database: {0}")]
+    Db(#[from] diesel::result::Error),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// Maps unique violations to a named conflict; everything else stays a database error.
+    pub(crate) fn unique(rule: &'static str) -> impl FnOnce(diesel::result::Error) -> StoreError {
+        move |e| match e {
+            diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => {
+                StoreError::Conflict(rule)
+            }
+            other => StoreError::Db(other),
+        }
+    }
+
+    /// True when the database (not the request) is at fault and a retry later may succeed.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Pool(_) | StoreError::Connect(_))
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;

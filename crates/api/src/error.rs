@@ -1,0 +1,218 @@
+//! The HTTP error policy.
+//!
+//! Every error leaves as an RFC 9457 `application/problem+json` document with a stable machine
+//! `code` (one table below maps each code to its status and title). Clients switch on `code`.
+//! Layers: the store returns `StoreError`, the domain `ValidationFailure`; both convert into
+//! [`ApiError`] here. 5xx causes are logged with their chain and never sent to the client.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use rapport_domain::{FieldError, ValidationFailure};
+use rapport_store::StoreError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Stable error codes. `status` and `title` come from this table only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    BadRequest,
+    MalformedJson,
+    InvalidQuery,
+    InvalidPath,
+    InvalidCursor,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    Conflict,
+    PreconditionFailed,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+    RateLimited,
+    Internal,
+    Unavailable,
+}
+
+impl Code {
+    pub fn parts(self) -> (StatusCode, &'static str, &'static str) {
+        use Code::*;
+        match self {
+            BadRequest => (StatusCode::BAD_REQUEST, "bad_request", "Bad request"),
+            MalformedJson => (StatusCode::BAD_REQUEST, "malformed_json", "Malformed JSON"),
+            InvalidQuery => (StatusCode::BAD_REQUEST, "invalid_query", "Invalid query parameters"),
+            InvalidPath => (StatusCode::BAD_REQUEST, "invalid_path", "Invalid path parameter"),
+            InvalidCursor => (StatusCode::BAD_REQUEST, "invalid_cursor", "Invalid pagination cursor"),
+            Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "Authentication required"),
+            Forbidden => (StatusCode::FORBIDDEN, "forbidden", "Not allowed"),
+            NotFound => (StatusCode::NOT_FOUND, "not_found", "Not found"),
+            MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed"),
+            Conflict => (StatusCode::CONFLICT, "conflict", "Conflict"),
+            PreconditionFailed => (StatusCode::PRECONDITION_FAILED, "precondition_failed", "Precondition failed"),
+            PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "Payload too large"),
+            UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Unsupported media type")
+            }
+            ValidationFailed => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "Validation failed"),
+            RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many requests"),
+            Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal server error"),
+            Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
+        }
+    }
+
+    /// The code for a bare status, used when actix itself answered with an error.
+    pub fn for_status(status: StatusCode) -> Code {
+        match status.as_u16() {
+            400 => Code::BadRequest,
+            401 => Code::Unauthorized,
+            403 => Code::Forbidden,
+            404 => Code::NotFound,
+            405 => Code::MethodNotAllowed,
+            409 => Code::Conflict,
+            412 => Code::PreconditionFailed,
+            413 => Code::PayloadTooLarge,
+            415 => Code::UnsupportedMediaType,
+            422 => Code::ValidationFailed,
+            429 => Code::RateLimited,
+            503 => Code::Unavailable,
+            _ => Code::Internal,
+        }
+    }
+}
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    /// URI naming the problem kind: `urn:rapport:problem:<code>`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Stable machine-readable code (`validation_failed`, `not_found`, …).
+    pub code: String,
+    /// Per-field problems, on 422.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A client error with a code and a detail meant for the client.
+    #[error("{detail}")]
+    Client { code: Code, detail: String },
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    /// A server error; the cause is logged, never shown.
+    #[error("internal error: {0:#}")]
+    Internal(anyhow::Error),
+    #[error("unavailable: {0:#}")]
+    Unavailable(anyhow::Error),
+}
+
+impl ApiError {
+    pub fn new(code: Code, detail: impl Into<String>) -> Self {
+        ApiError::Client { code, detail: detail.into() }
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(Code::NotFound, format!("{what} not found"))
+    }
+
+    pub fn problem(&self) -> Problem {
+        let (code, detail, errors) = match self {
+            ApiError::Client { code, detail } => (*code, detail.clone(), None),
+            ApiError::Validation(errors) => (
+                Code::ValidationFailed,
+                "the request body broke one or more rules; see `errors`".to_owned(),
+                Some(errors.clone()),
+            ),
+            ApiError::Internal(_) => (Code::Internal, "something went wrong on our side; it has been logged".into(), None),
+            ApiError::Unavailable(_) => (Code::Unavailable, "the database is unavailable; try again shortly".into(), None),
+        };
+        problem(code, detail, errors)
+    }
+}
+
+pub fn problem(code: Code, detail: impl Into<String>, errors: Option<Vec<FieldError>>) -> Problem {
+    let (status, name, title) = code.parts();
+    Problem {
+        kind: format!("urn:rapport:problem:{name}"),
+        title: title.to_owned(),
+        status: status.as_u16(),
+        detail: detail.into(),
+        code: name.to_owned(),
+        errors,
+    }
+}
+
+/// A problem+json response.
+pub fn problem_response(p: &Problem) -> HttpResponse {
+    let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut res = HttpResponse::build(status);
+    res.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
+    if status == StatusCode::UNAUTHORIZED {
+        res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"rapport\"")));
+    }
+    if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
+        res.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+    }
+    res.body(serde_json::to_vec(p).unwrap_or_default())
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.problem().status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            ApiError::Internal(e) => tracing::error!(error = ?e, "request failed"),
+            ApiError::Unavailable(e) => tracing::warn!(error = %format!("{e:#}"), "database unavailable"),
+            _ => {}
+        }
+        problem_response(&self.problem())
+    }
+}
+
+impl From<ValidationFailure> for ApiError {
+    fn from(v: ValidationFailure) -> Self {
+        ApiError::Validation(v.0)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ApiError::new(Code::NotFound, "not found"),
+            StoreError::Conflict(rule) => ApiError::new(Code::Conflict, conflict_detail(rule)),
+            StoreError::VersionMismatch => {
+                ApiError::new(Code::PreconditionFailed, "the resource changed since it was read; fetch it again")
+            }
+            StoreError::InvalidCursor => {
+                ApiError::new(Code::InvalidCursor, "the cursor is not one this list returned for this sort")
+            }
+            e if e.is_unavailable() => ApiError::Unavailable(e.into()),
+            e => ApiError::Internal(e.into()),
+        }
+    }
+}
+
+fn conflict_detail(rule: &str) -> String {
+    match rule {
+        "customer_archived" => "the customer is archived and can no longer be changed".into(),
+        "user_email" => "a user with this e-mail already exists".into(),
+        other => format!("this would break the uniqueness rule `{other}`"),
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        ApiError::Internal(anyhow::anyhow!("blocking task failed: {e}"))
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

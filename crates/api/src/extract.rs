@@ -1,0 +1,163 @@
+//! Request extractors with the error classes the API promises: a body that is not JSON is 400,
+//! JSON of the wrong shape or type is 422 naming the field, a wrong content type is 415, a body
+//! over the limit is 413.
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+use rapport_domain::FieldError;
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, Code};
+
+/// Largest JSON body accepted, in bytes.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+fn content_type_ok(req: &HttpRequest, allow_merge_patch: bool) -> bool {
+    let Some(ct) = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    mime == "application/json" || (allow_merge_patch && mime == "application/merge-patch+json")
+}
+
+async fn read_body(req: &HttpRequest, payload: &mut Payload) -> Result<actix_web::web::Bytes, ApiError> {
+    actix_web::web::Bytes::from_request(req, payload).await.map_err(|e| {
+        if e.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(Code::PayloadTooLarge, format!("the body must be at most {MAX_BODY_BYTES} bytes"))
+        } else {
+            ApiError::new(Code::BadRequest, "the request body could not be read")
+        }
+    })
+}
+
+/// Deserialises JSON, classifying failures: syntax → 400, shape/type → 422 with the field path.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        json_error(&path, &inner)
+    })?;
+    de.end().map_err(|e| json_error(".", &e))?;
+    Ok(value)
+}
+
+fn json_error(path: &str, e: &serde_json::Error) -> ApiError {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Data => {
+            let field = if path == "." || path.is_empty() { "body".to_owned() } else { path.to_owned() };
+            // serde's message names the expected type or the unknown field, never internals.
+            let message = e.to_string();
+            let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+            let code = if message.starts_with("unknown field") {
+                "unknown_field"
+            } else if message.starts_with("missing field") {
+                "required"
+            } else {
+                "type"
+            };
+            ApiError::Validation(vec![FieldError { field, code: code.into(), message }])
+        }
+        Category::Syntax | Category::Eof | Category::Io => {
+            ApiError::new(Code::MalformedJson, format!("the body is not valid JSON ({e})"))
+        }
+    }
+}
+
+/// A JSON body deserialised into `T`.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !content_type_ok(&req, false) {
+                return Err(ApiError::new(Code::UnsupportedMediaType, "send the body as application/json"));
+            }
+            let bytes = read_body(&req, &mut payload).await?;
+            parse_json(&bytes).map(JsonBody)
+        })
+    }
+}
+
+/// A JSON merge patch (RFC 7396) body: `application/merge-patch+json` or `application/json`.
+pub struct MergePatch(pub serde_json::Value);
+
+impl FromRequest for MergePatch {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !content_type_ok(&req, true) {
+                return Err(ApiError::new(
+                    Code::UnsupportedMediaType,
+                    "send the patch as application/merge-patch+json or application/json",
+                ));
+            }
+            let bytes = read_body(&req, &mut payload).await?;
+            let value: serde_json::Value = parse_json(&bytes)?;
+            if !value.is_object() {
+                return Err(ApiError::Validation(vec![FieldError {
+                    field: "body".into(),
+                    code: "type".into(),
+                    message: "a merge patch must be a JSON object".into(),
+                }]));
+            }
+            Ok(MergePatch(value))
+        })
+    }
+}
+
+/// Entity tags are the resource version: `"v7"`.
+pub fn etag(version: i64) -> String {
+    format!("\"v{version}\"")
+}
+
+/// The `If-Match` precondition: `None` when absent or `*`; else the version it names.
+pub fn if_match(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
+    let Some(raw) = req.headers().get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = raw.to_str().map_err(|_| ApiError::new(Code::PreconditionFailed, "If-Match is not valid text"))?;
+    if text.trim() == "*" {
+        return Ok(None);
+    }
+    let first = text.split(',').next().unwrap_or("").trim();
+    let first = first.strip_prefix("W/").unwrap_or(first);
+    first
+        .strip_prefix("\"v")
+        .and_then(|s| s.strip_suffix('"'))
+        .and_then(|s| s.parse::<i64>().ok())
+        .map(Some)
+        // An entity tag we never issued cannot match the current one.
+        .ok_or_else(|| ApiError::new(Code::PreconditionFailed, "If-Match does not match the current entity tag"))
+}
+
+/// Whether `If-None-Match` names this version (for 304 on GET).
+pub fn if_none_match(req: &HttpRequest, version: i64) -> bool {
+    req.headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim().trim_start_matches("W/") == etag(version) || t.trim() == "*"))
+}
+
+/// Query and path errors as problems.
+pub fn query_config() -> actix_web::web::QueryConfig {
+    actix_web::web::QueryConfig::default()
+        .error_handler(|e, _| ApiError::new(Code::InvalidQuery, format!("bad query parameters: {e}")).into())
+}
+
+pub fn path_config() -> actix_web::web::PathConfig {
+    actix_web::web::PathConfig::default()
+        .error_handler(|e, _| ApiError::new(Code::InvalidPath, format!("bad path parameter: {e}")).into())
+}

@@ -1,0 +1,183 @@
+//! `/api/v1/api-keys` (admin): create (the secret is shown once), list, get, revoke.
+
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Utc};
+use rapport_domain::auth::{ApiKey, Scope, Scopes};
+use rapport_domain::FieldError;
+use rapport_store::api_keys::{self, NewApiKey};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::{generate_api_key, scope, Auth};
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::JsonBody;
+use crate::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/api-keys").get(list_api_keys).post(create_api_key))
+        .service(web::resource("/api-keys/{id}").get(get_api_key).delete(revoke_api_key));
+}
+
+/// A new API key.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKey {
+    /// What the key is for, e.g. "Shop integration".
+    pub name: String,
+    /// At least one scope.
+    pub scopes: Vec<Scope>,
+    /// Optional expiry, in the future.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A created key with its secret. The secret is shown only here, once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedApiKey {
+    #[serde(flatten)]
+    pub api_key: ApiKey,
+    /// The key itself (`rk_…`): store it now, it cannot be shown again.
+    pub secret: String,
+}
+
+/// Create an API key.
+#[utoipa::path(
+    post, path = "/api/v1/api-keys", tag = "api-keys",
+    request_body = CreateApiKey,
+    responses(
+        (status = 201, description = "Created; the secret is in the body, once", body = CreatedApiKey),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not admin", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create_api_key(
+    auth: Auth<scope::Admin>,
+    state: web::Data<AppState>,
+    JsonBody(body): JsonBody<CreateApiKey>,
+) -> ApiResult<HttpResponse> {
+    let mut errors = Vec::new();
+    let name = body.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 100 {
+        errors.push(FieldError { field: "name".into(), code: "length".into(), message: "must be 1 to 100 characters".into() });
+    }
+    if body.scopes.is_empty() {
+        errors.push(FieldError { field: "scopes".into(), code: "required".into(), message: "give at least one scope".into() });
+    }
+    let now = rapport_domain::now();
+    if body.expires_at.is_some_and(|e| e <= now) {
+        errors.push(FieldError { field: "expires_at".into(), code: "not_in_past".into(), message: "must be in the future".into() });
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let created_by = auth.principal.subject.label();
+    let (api_key, secret) = state
+        .run(move |conn| create(conn, &name, &Scopes::new(body.scopes), Some(&created_by), body.expires_at))
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header((actix_web::http::header::LOCATION, format!("/api/v1/api-keys/{}", api_key.id)))
+        .json(CreatedApiKey { api_key, secret }))
+}
+
+/// Makes and stores a key; returns it with its secret. Shared with the CLI.
+pub fn create(
+    conn: &mut rapport_store::DbConn,
+    name: &str,
+    scopes: &Scopes,
+    created_by: Option<&str>,
+    expires_at: Option<DateTime<Utc>>,
+) -> Result<(ApiKey, String), rapport_store::StoreError> {
+    let made = generate_api_key();
+    let key = api_keys::insert(
+        conn,
+        &NewApiKey {
+            id: rapport_domain::new_id(),
+            name,
+            prefix: &made.prefix,
+            key_hash: &made.hash,
+            scopes,
+            created_by,
+            created_at: rapport_domain::now(),
+            expires_at,
+        },
+    )?;
+    Ok((key, made.secret))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListApiKeysQuery {
+    /// Include revoked keys (default false).
+    pub include_revoked: Option<bool>,
+}
+
+/// List API keys (never their secrets).
+#[utoipa::path(
+    get, path = "/api/v1/api-keys", tag = "api-keys",
+    params(ListApiKeysQuery),
+    responses(
+        (status = 200, description = "Keys", body = Vec<ApiKey>),
+        (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not admin", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_api_keys(
+    _auth: Auth<scope::Admin>,
+    state: web::Data<AppState>,
+    query: web::Query<ListApiKeysQuery>,
+) -> ApiResult<HttpResponse> {
+    let include = query.include_revoked.unwrap_or(false);
+    let keys = state.run(move |conn| api_keys::list(conn, include)).await?;
+    Ok(HttpResponse::Ok().json(keys))
+}
+
+/// Get one API key.
+#[utoipa::path(
+    get, path = "/api/v1/api-keys/{id}", tag = "api-keys",
+    params(("id" = Uuid, Path, description = "Key id")),
+    responses(
+        (status = 200, description = "The key", body = ApiKey),
+        (status = 400, description = "Bad id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such key", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_api_key(
+    _auth: Auth<scope::Admin>,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let key = state.run(move |conn| api_keys::get(conn, id)).await?;
+    Ok(HttpResponse::Ok().json(key))
+}
+
+/// Revoke an API key. It stops working at once on this server and within seconds on all.
+#[utoipa::path(
+    delete, path = "/api/v1/api-keys/{id}", tag = "api-keys",
+    params(("id" = Uuid, Path, description = "Key id")),
+    responses(
+        (status = 200, description = "Revoked", body = ApiKey),
+        (status = 400, description = "Bad id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such key", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn revoke_api_key(
+    _auth: Auth<scope::Admin>,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let key = state.run(move |conn| api_keys::revoke(conn, id, rapport_domain::now())).await?;
+    state.key_cache.evict_key(id);
+    Ok(HttpResponse::Ok().json(key))
+}

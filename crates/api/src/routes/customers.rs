@@ -1,0 +1,254 @@
+//! `/api/v1/customers`: create, read, list (filters, keyset pages), merge-patch, archive.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use rapport_domain::customer::{merge_patch, Customer, CustomerDraft, LifecycleStage};
+use rapport_store::customers::{self, CustomerFilter, CustomerSort};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+use crate::auth::{scope, Auth};
+use crate::error::{ApiError, ApiResult, Code, Problem};
+use crate::extract::{etag, if_match, if_none_match, parse_json, JsonBody, MergePatch};
+use crate::routes::Page;
+use crate::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/customers").get(list_customers).post(create_customer)).service(
+        web::resource("/customers/{id}").get(get_customer).patch(patch_customer).delete(delete_customer),
+    );
+}
+
+fn with_etag(mut res: actix_web::HttpResponseBuilder, c: &Customer) -> HttpResponse {
+    res.insert_header((header::ETAG, etag(c.version))).json(c)
+}
+
+/// Create a customer.
+#[utoipa::path(
+    post, path = "/api/v1/customers", tag = "customers",
+    request_body = CustomerDraft,
+    responses(
+        (status = 201, description = "Created", body = Customer, headers(("ETag" = String), ("Location" = String))),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Lacks `customers:write`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create_customer(
+    _auth: Auth<scope::CustomersWrite>,
+    state: web::Data<AppState>,
+    JsonBody(draft): JsonBody<CustomerDraft>,
+) -> ApiResult<HttpResponse> {
+    let draft = draft.parse()?;
+    let now = rapport_domain::now();
+    let customer = state.run(move |conn| customers::insert(conn, &draft, now)).await?;
+    state.metrics.customers_created.inc();
+    let mut res = HttpResponse::Created();
+    res.insert_header((header::LOCATION, format!("/api/v1/customers/{}", customer.id)));
+    Ok(with_etag(res, &customer))
+}
+
+/// Get a customer (archived ones too, with `archived_at` set).
+#[utoipa::path(
+    get, path = "/api/v1/customers/{id}", tag = "customers",
+    params(("id" = Uuid, Path, description = "Customer id")),
+    responses(
+        (status = 200, description = "The customer", body = Customer, headers(("ETag" = String))),
+        (status = 304, description = "Not modified (If-None-Match)"),
+        (status = 400, description = "Bad id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Lacks `customers:read`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_customer(
+    _auth: Auth<scope::CustomersRead>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let customer = state.run(move |conn| customers::get(conn, id)).await.map_err(not_found)?;
+    if if_none_match(&req, customer.version) {
+        return Ok(HttpResponse::NotModified().insert_header((header::ETAG, etag(customer.version))).finish());
+    }
+    Ok(with_etag(HttpResponse::Ok(), &customer))
+}
+
+fn not_found(e: ApiError) -> ApiError {
+    match e {
+        ApiError::Client { code: Code::NotFound, .. } => ApiError::not_found("customer"),
+        other => other,
+    }
+}
+
+/// Query parameters of the customer list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListCustomersQuery {
+    /// Case-insensitive text contained in the name or e-mail.
+    #[param(max_length = 100)]
+    pub q: Option<String>,
+    /// Exact e-mail (case-insensitive).
+    pub email: Option<String>,
+    /// Customers carrying this tag.
+    pub tag: Option<String>,
+    pub city: Option<String>,
+    /// ISO 3166-1 alpha-2.
+    pub country: Option<String>,
+    pub lifecycle_stage: Option<LifecycleStage>,
+    /// Created strictly after this instant (RFC 3339).
+    pub created_after: Option<DateTime<Utc>>,
+    /// Created strictly before this instant (RFC 3339).
+    pub created_before: Option<DateTime<Utc>>,
+    /// Include archived customers (default false).
+    pub include_archived: Option<bool>,
+    /// `created_at`, `-created_at` (default), `updated_at` or `-updated_at`.
+    pub sort: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    /// Opaque cursor from the previous page's `next_cursor`.
+    pub cursor: Option<String>,
+}
+
+/// List customers, newest first by default, with keyset pagination.
+#[utoipa::path(
+    get, path = "/api/v1/customers", tag = "customers",
+    params(ListCustomersQuery),
+    responses(
+        (status = 200, description = "A page of customers", body = Page<Customer>),
+        (status = 400, description = "Bad query or cursor", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Lacks `customers:read`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_customers(
+    _auth: Auth<scope::CustomersRead>,
+    state: web::Data<AppState>,
+    query: web::Query<ListCustomersQuery>,
+) -> ApiResult<HttpResponse> {
+    let q = query.into_inner();
+    let bad = |m: String| ApiError::new(Code::InvalidQuery, m);
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(bad("limit must be between 1 and 200".into()));
+    }
+    let sort_name = q.sort.as_deref().unwrap_or("-created_at");
+    let sort = CustomerSort::parse(sort_name)
+        .ok_or_else(|| bad(format!("sort must be one of {}", CustomerSort::NAMES.join(", "))))?;
+    if q.q.as_ref().is_some_and(|t| t.chars().count() > 100) {
+        return Err(bad("q must be at most 100 characters".into()));
+    }
+    let filter = CustomerFilter {
+        q: q.q.filter(|t| !t.trim().is_empty()),
+        email: q.email,
+        tag: q.tag,
+        city: q.city,
+        country: q.country,
+        lifecycle_stage: q.lifecycle_stage,
+        created_after: q.created_after,
+        created_before: q.created_before,
+        include_archived: q.include_archived.unwrap_or(false),
+    };
+    let cursor = q.cursor;
+    let page = state.run(move |conn| customers::list(conn, &filter, sort, cursor.as_deref(), limit)).await?;
+    Ok(HttpResponse::Ok().json(Page { data: page.items, next_cursor: page.next_cursor }))
+}
+
+/// Change a customer with a JSON merge patch (RFC 7396). `If-Match` guards against lost updates.
+#[utoipa::path(
+    patch, path = "/api/v1/customers/{id}", tag = "customers",
+    params(
+        ("id" = Uuid, Path, description = "Customer id"),
+        ("If-Match" = Option<String>, Header, description = "ETag from a previous read; 412 if it is stale"),
+    ),
+    request_body(content = CustomerDraft, content_type = "application/merge-patch+json",
+        description = "Fields to change; `null` removes a field"),
+    responses(
+        (status = 200, description = "The changed customer", body = Customer, headers(("ETag" = String))),
+        (status = 400, description = "Malformed JSON or bad id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Lacks `customers:write`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Archived", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid result", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn patch_customer(
+    _auth: Auth<scope::CustomersWrite>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+    MergePatch(patch): MergePatch,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let expected = if_match(&req)?;
+    // Optimistic concurrency: read, merge, write guarded by the version read. Without If-Match a
+    // concurrent change is merged again (a few times) instead of being overwritten.
+    for _ in 0..5 {
+        let current = state.run(move |conn| customers::get(conn, id)).await.map_err(not_found)?;
+        if current.archived_at.is_some() {
+            return Err(ApiError::new(Code::Conflict, "the customer is archived and can no longer be changed"));
+        }
+        if expected.is_some_and(|v| v != current.version) {
+            return Err(ApiError::new(Code::PreconditionFailed, "If-Match does not match the current entity tag"));
+        }
+        let mut doc = serde_json::to_value(&current.draft).map_err(|e| ApiError::Internal(e.into()))?;
+        merge_patch(&mut doc, &patch);
+        let bytes = serde_json::to_vec(&doc).map_err(|e| ApiError::Internal(e.into()))?;
+        let draft: CustomerDraft = parse_json(&bytes)?;
+        let draft = draft.parse()?;
+        let version = current.version;
+        let now = rapport_domain::now();
+        match state.run(move |conn| customers::update(conn, id, version, &draft, now)).await {
+            Ok(updated) => return Ok(with_etag(HttpResponse::Ok(), &updated)),
+            Err(ApiError::Client { code: Code::PreconditionFailed, .. }) if expected.is_none() => continue,
+            Err(e) => return Err(not_found(e)),
+        }
+    }
+    Err(ApiError::new(Code::Conflict, "the customer is being changed concurrently; retry"))
+}
+
+/// Archive (delete) a customer. It disappears from lists but can still be read by id.
+#[utoipa::path(
+    delete, path = "/api/v1/customers/{id}", tag = "customers",
+    params(
+        ("id" = Uuid, Path, description = "Customer id"),
+        ("If-Match" = Option<String>, Header, description = "ETag from a previous read; 412 if it is stale"),
+    ),
+    responses(
+        (status = 204, description = "Archived"),
+        (status = 400, description = "Bad id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Lacks `customers:write`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such (live) customer", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn delete_customer(
+    _auth: Auth<scope::CustomersWrite>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let expected = if_match(&req)?;
+    let now = rapport_domain::now();
+    state
+        .run(move |conn| customers::archive(conn, id, expected, now))
+        .await
+        .map_err(not_found)?;
+    state.metrics.customers_archived.inc();
+    Ok(HttpResponse::NoContent().finish())
+}
+

@@ -1,0 +1,185 @@
+//! Who may do what: API-key scopes and the staff roles that grant them.
+//!
+//! A scope is `resource:action`. `admin` grants everything. Special-category personal data (GDPR
+//! art. 9: health, political opinions…) has its own scope, `customers:sensitive`, which no role
+//! but admin has by default: customers are often only partly aware such data is kept, so reading it
+//! is a deliberate grant.
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! scopes {
+    ($($variant:ident => $name:literal: $doc:literal),* $(,)?) => {
+        /// A permission carried by an API key or granted by a staff role.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+        pub enum Scope {
+            $(#[doc = $doc] #[serde(rename = $name)] $variant,)*
+        }
+
+        impl Scope {
+            pub const ALL: &'static [Scope] = &[$(Scope::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(Scope::$variant => $name,)* }
+            }
+
+            pub fn parse(value: &str) -> Option<Scope> {
+                match value { $($name => Some(Scope::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
+scopes! {
+    Admin => "admin": "Everything, including API keys and users.",
+    CustomersRead => "customers:read": "Read customers.",
+    CustomersWrite => "customers:write": "Create, change and archive customers.",
+    CustomersSensitive => "customers:sensitive": "Read and write special-category personal data.",
+    InteractionsRead => "interactions:read": "Read interactions.",
+    InteractionsWrite => "interactions:write": "Record interactions and purchases.",
+    LoyaltyRead => "loyalty:read": "Read loyalty accounts and ledgers.",
+    LoyaltyWrite => "loyalty:write": "Move loyalty points.",
+    TicketsRead => "tickets:read": "Read support tickets.",
+    TicketsWrite => "tickets:write": "Create and work support tickets.",
+    CampaignsRead => "campaigns:read": "Read campaigns and segments.",
+    CampaignsWrite => "campaigns:write": "Manage campaigns and segments.",
+    AnalyticsRead => "analytics:read": "Run segmentation, CLV and attribution.",
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A set of scopes, as held by a caller.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scopes(Vec<Scope>);
+
+impl Scopes {
+    pub fn new(mut scopes: Vec<Scope>) -> Self {
+        scopes.sort();
+        scopes.dedup();
+        Self(scopes)
+    }
+
+    /// Parses a space-separated list (OAuth style); unknown names are an error naming them.
+    pub fn parse_list(value: &str) -> Result<Self, String> {
+        value
+            .split_whitespace()
+            .map(|s| Scope::parse(s).ok_or_else(|| s.to_owned()))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Self::new)
+    }
+
+    pub fn allows(&self, needed: Scope) -> bool {
+        self.0.iter().any(|&s| s == needed || s == Scope::Admin)
+    }
+
+    pub fn as_slice(&self) -> &[Scope] {
+        &self.0
+    }
+
+    /// Space-separated, as stored.
+    pub fn to_list(&self) -> String {
+        self.0.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")
+    }
+}
+
+/// Staff roles. Each maps to a fixed set of scopes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    Manager,
+    Agent,
+    Marketer,
+    Analyst,
+    Viewer,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Manager => "manager",
+            Role::Agent => "agent",
+            Role::Marketer => "marketer",
+            Role::Analyst => "analyst",
+            Role::Viewer => "viewer",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Role> {
+        [Role::Admin, Role::Manager, Role::Agent, Role::Marketer, Role::Analyst, Role::Viewer]
+            .into_iter()
+            .find(|r| r.as_str() == value)
+    }
+
+    pub fn scopes(self) -> Scopes {
+        use Scope::*;
+        let reads = [CustomersRead, InteractionsRead, LoyaltyRead, TicketsRead, CampaignsRead];
+        let mut s: Vec<Scope> = match self {
+            Role::Admin => vec![Admin],
+            Role::Manager => vec![
+                CustomersWrite, InteractionsWrite, LoyaltyWrite, TicketsWrite, CampaignsWrite, AnalyticsRead,
+            ],
+            Role::Agent => vec![CustomersWrite, InteractionsWrite, LoyaltyWrite, TicketsWrite],
+            Role::Marketer => vec![CampaignsWrite, AnalyticsRead, InteractionsWrite],
+            Role::Analyst => vec![AnalyticsRead],
+            Role::Viewer => vec![],
+        };
+        if self != Role::Admin {
+            s.extend(reads);
+        }
+        Scopes::new(s)
+    }
+}
+
+/// An API key as listed: never the secret itself, which is shown once at creation.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct ApiKey {
+    pub id: uuid::Uuid,
+    pub name: String,
+    /// The first characters of the key, to tell keys apart (`rk_AbCd1234`).
+    pub prefix: String,
+    pub scopes: Vec<Scope>,
+    /// Who created it: `cli`, `bootstrap`, or `user:<id>` / `api_key:<id>`.
+    pub created_by: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Updated at most every few seconds, not on every request.
+    pub last_used_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// A staff user (password hash excluded).
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct User {
+    pub id: uuid::Uuid,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    pub disabled_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_allows_everything_and_viewer_only_reads() {
+        assert!(Role::Admin.scopes().allows(Scope::CustomersSensitive));
+        assert!(Role::Viewer.scopes().allows(Scope::CustomersRead));
+        assert!(!Role::Viewer.scopes().allows(Scope::CustomersWrite));
+        assert!(!Role::Manager.scopes().allows(Scope::CustomersSensitive));
+    }
+
+    #[test]
+    fn scope_lists_round_trip_and_reject_unknown_names() {
+        let s = Scopes::parse_list("customers:write customers:read customers:read").unwrap();
+        assert_eq!(s.to_list(), "customers:read customers:write");
+        assert_eq!(Scopes::parse_list("customers:read bogus"), Err("bogus".to_owned()));
+    }
+}

@@ -1,0 +1,416 @@
+//! Customers: identity and contact, demographics, preferences, tags, custom attributes, how they
+//! came to us and where they are in the lifecycle.
+//!
+//! [`CustomerDraft`] is everything a client may write. It is what `POST` takes, and what a
+//! `PATCH` (JSON merge patch, RFC 7396) is applied to before being checked again as a whole, so a
+//! patch can never produce a customer that a create would have refused.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+use uuid::Uuid;
+use validator::{Validate, ValidationError};
+
+use crate::validation::{self, error, ValidationFailure};
+
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant,)* }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text,)* }
+            }
+
+            pub fn parse(value: &str) -> Option<Self> {
+                match value { $($text => Some($name::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
+string_enum! {
+    /// Where the customer stands with us.
+    LifecycleStage { Lead => "lead", Prospect => "prospect", Customer => "customer", Churned => "churned" }
+}
+
+impl Default for LifecycleStage {
+    fn default() -> Self {
+        LifecycleStage::Lead
+    }
+}
+
+string_enum! {
+    /// How the customer first heard of us.
+    AcquisitionChannel {
+        OrganicSearch => "organic_search", PaidSearch => "paid_search", Social => "social",
+        Referral => "referral", Email => "email", Event => "event", InStore => "in_store",
+        Partner => "partner", Advertising => "advertising", WordOfMouth => "word_of_mouth", Other => "other",
+    }
+}
+
+string_enum! {
+    /// A contact channel.
+    Channel {
+        Email => "email", Phone => "phone", Chat => "chat", Sms => "sms", Social => "social",
+        InPerson => "in_person", Web => "web", Other => "other",
+    }
+}
+
+string_enum! {
+    /// Household income band, relative to the customer's country.
+    IncomeBand { Low => "low", LowerMiddle => "lower_middle", Middle => "middle", UpperMiddle => "upper_middle", High => "high" }
+}
+
+string_enum! {
+    /// Highest completed education.
+    Education {
+        Primary => "primary", Secondary => "secondary", Vocational => "vocational", Bachelor => "bachelor",
+        Master => "master", Doctorate => "doctorate", Other => "other",
+    }
+}
+
+/// Postal address.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Address {
+    #[validate(length(max = 200))]
+    pub line1: Option<String>,
+    #[validate(length(max = 200))]
+    pub line2: Option<String>,
+    #[validate(length(max = 100))]
+    pub city: Option<String>,
+    #[validate(length(max = 100))]
+    pub region: Option<String>,
+    #[validate(length(max = 20))]
+    pub postal_code: Option<String>,
+    /// ISO 3166-1 alpha-2, e.g. `ES`.
+    #[validate(custom(function = "validation::country_code"))]
+    #[schema(example = "ES")]
+    pub country: Option<String>,
+}
+
+/// Demographics, as segmentation uses them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Demographics {
+    #[validate(length(max = 100))]
+    pub occupation: Option<String>,
+    pub income_band: Option<IncomeBand>,
+    pub education: Option<Education>,
+    /// People in the household, 1 to 20.
+    #[validate(range(min = 1, max = 20))]
+    pub household_size: Option<i32>,
+}
+
+/// How the customer likes to be addressed and what they like to buy.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Preferences {
+    /// BCP 47 language tag, e.g. `es` or `pt-BR`.
+    #[validate(custom(function = "validation::language_tag"))]
+    pub language: Option<String>,
+    /// ISO 4217 currency code, e.g. `EUR`.
+    #[validate(custom(function = "validation::currency_code"))]
+    pub currency: Option<String>,
+    pub channel: Option<Channel>,
+    /// Product categories the customer prefers.
+    #[serde(default)]
+    #[validate(length(max = 50), custom(function = "short_labels"))]
+    pub product_categories: Vec<String>,
+}
+
+/// Everything a client may write about a customer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[validate(schema(function = "identifiable"))]
+pub struct CustomerDraft {
+    #[validate(length(max = 100))]
+    pub given_name: Option<String>,
+    #[validate(length(max = 100))]
+    pub family_name: Option<String>,
+    /// Primary e-mail address; stored in lower case.
+    #[validate(email, length(max = 254))]
+    #[schema(example = "ana.garcia@example.com")]
+    pub email: Option<String>,
+    /// Primary phone in E.164; separators are dropped on input.
+    #[validate(custom(function = "validation::e164_phone"))]
+    #[schema(example = "+34912345678")]
+    pub phone: Option<String>,
+    #[serde(default)]
+    #[validate(length(max = 10), custom(function = "emails"))]
+    pub other_emails: Vec<String>,
+    #[serde(default)]
+    #[validate(length(max = 10), custom(function = "phones"))]
+    pub other_phones: Vec<String>,
+    #[serde(default)]
+    #[validate(nested)]
+    pub address: Address,
+    /// Not in the future, not before 1900.
+    #[validate(custom(function = "past_birth_date"))]
+    pub birth_date: Option<NaiveDate>,
+    /// Network → handle, e.g. `{"instagram": "@ana"}`.
+    #[serde(default)]
+    #[validate(length(max = 20), custom(function = "social_handles"))]
+    pub social_handles: BTreeMap<String, String>,
+    #[serde(default)]
+    #[validate(nested)]
+    pub demographics: Demographics,
+    #[serde(default)]
+    #[validate(nested)]
+    pub preferences: Preferences,
+    /// Free labels; stored in lower case, without duplicates.
+    #[serde(default)]
+    #[validate(length(max = 50), custom(function = "short_labels"))]
+    pub tags: Vec<String>,
+    /// Any JSON object, up to 16 KiB.
+    #[serde(default)]
+    #[validate(custom(function = "custom_attributes"))]
+    #[schema(value_type = Object)]
+    pub custom_attributes: Map<String, Value>,
+    pub acquisition_channel: Option<AcquisitionChannel>,
+    #[serde(default)]
+    pub lifecycle_stage: LifecycleStage,
+}
+
+/// A stored customer.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Customer {
+    pub id: Uuid,
+    #[serde(flatten)]
+    pub draft: CustomerDraft,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Set when archived (deleted); archived customers are hidden from lists by default.
+    pub archived_at: Option<DateTime<Utc>>,
+    /// Increases on every change; the `ETag` is derived from it.
+    pub version: i64,
+}
+
+impl CustomerDraft {
+    /// Normalises then validates: the only way to a draft that may be stored.
+    pub fn parse(mut self) -> Result<Self, ValidationFailure> {
+        self.normalize();
+        self.validate()?;
+        Ok(self)
+    }
+
+    fn normalize(&mut self) {
+        fn clean(v: &mut Option<String>) {
+            if let Some(s) = v {
+                let t = s.trim();
+                if t.is_empty() {
+                    *v = None;
+                } else if t.len() != s.len() {
+                    *s = t.to_owned();
+                }
+            }
+        }
+        for v in [
+            &mut self.given_name,
+            &mut self.family_name,
+            &mut self.email,
+            &mut self.phone,
+            &mut self.address.line1,
+            &mut self.address.line2,
+            &mut self.address.city,
+            &mut self.address.region,
+            &mut self.address.postal_code,
+            &mut self.address.country,
+            &mut self.demographics.occupation,
+            &mut self.preferences.language,
+            &mut self.preferences.currency,
+        ] {
+            clean(v);
+        }
+        if let Some(e) = &mut self.email {
+            *e = e.to_lowercase();
+        }
+        if let Some(p) = &mut self.phone {
+            *p = validation::normalize_phone(p);
+        }
+        for e in &mut self.other_emails {
+            *e = e.trim().to_lowercase();
+        }
+        for p in &mut self.other_phones {
+            *p = validation::normalize_phone(p);
+        }
+        if let Some(c) = &mut self.address.country {
+            *c = c.to_ascii_uppercase();
+        }
+        if let Some(c) = &mut self.preferences.currency {
+            *c = c.to_ascii_uppercase();
+        }
+        dedup_labels(&mut self.tags);
+        dedup_labels(&mut self.preferences.product_categories);
+    }
+
+    /// Lower-case text that free-text search (`q`) matches against.
+    pub fn search_text(&self) -> String {
+        [&self.given_name, &self.family_name, &self.email]
+            .into_iter()
+            .flatten()
+            .map(|s| s.to_lowercase())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+fn dedup_labels(labels: &mut Vec<String>) {
+    let mut seen = std::collections::HashSet::new();
+    labels.retain_mut(|t| {
+        *t = t.trim().to_lowercase();
+        seen.insert(t.clone())
+    });
+}
+
+fn identifiable(d: &CustomerDraft) -> Result<(), ValidationError> {
+    if d.given_name.is_none() && d.family_name.is_none() && d.email.is_none() && d.phone.is_none() {
+        Err(error("identity_required", "a customer needs at least a name, an e-mail or a phone"))
+    } else {
+        Ok(())
+    }
+}
+
+fn emails(list: &[String]) -> Result<(), ValidationError> {
+    use validator::ValidateEmail;
+    if list.iter().all(|e| e.len() <= 254 && e.validate_email()) {
+        Ok(())
+    } else {
+        Err(error("email", "every entry must be a valid e-mail address"))
+    }
+}
+
+fn phones(list: &[String]) -> Result<(), ValidationError> {
+    if list.iter().all(|p| validation::e164_phone(p).is_ok()) {
+        Ok(())
+    } else {
+        Err(error("phone", "every entry must be an international phone number, e.g. +34912345678"))
+    }
+}
+
+fn short_labels(list: &[String]) -> Result<(), ValidationError> {
+    if list.iter().all(|t| !t.is_empty() && t.chars().count() <= 50) {
+        Ok(())
+    } else {
+        Err(error("label", "every entry must be 1 to 50 characters"))
+    }
+}
+
+fn past_birth_date(date: &NaiveDate) -> Result<(), ValidationError> {
+    let today = Utc::now().date_naive();
+    let earliest = NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(NaiveDate::MIN);
+    if *date > today {
+        Err(error("not_in_future", "must not be in the future"))
+    } else if *date < earliest {
+        Err(error("range", "must not be before 1900-01-01"))
+    } else {
+        Ok(())
+    }
+}
+
+fn social_handles(map: &BTreeMap<String, String>) -> Result<(), ValidationError> {
+    let ok = map.iter().all(|(k, v)| {
+        (1..=30).contains(&k.len())
+            && k.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            && !v.trim().is_empty()
+            && v.chars().count() <= 100
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(error("social_handle", "networks are lower-case names of up to 30 characters; handles 1 to 100 characters"))
+    }
+}
+
+const MAX_CUSTOM_ATTRIBUTES_BYTES: usize = 16 * 1024;
+
+fn custom_attributes(map: &Map<String, Value>) -> Result<(), ValidationError> {
+    let size = serde_json::to_vec(map).map(|v| v.len()).unwrap_or(usize::MAX);
+    if size <= MAX_CUSTOM_ATTRIBUTES_BYTES {
+        Ok(())
+    } else {
+        Err(error("too_large", "must serialise to at most 16 KiB of JSON"))
+    }
+}
+
+/// Applies an RFC 7396 JSON merge patch to `target`.
+pub fn merge_patch(target: &mut Value, patch: &Value) {
+    match patch {
+        Value::Object(p) => {
+            if !target.is_object() {
+                *target = Value::Object(Map::new());
+            }
+            if let Value::Object(t) = target {
+                for (k, v) in p {
+                    if v.is_null() {
+                        t.remove(k);
+                    } else {
+                        merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
+                    }
+                }
+            }
+        }
+        other => *target = other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn draft(v: Value) -> CustomerDraft {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn parse_normalises_contact_data() {
+        let d = draft(json!({"email": " Ana@Example.COM ", "phone": "+34 912 345-678", "tags": ["VIP", "vip ", "new"], "address": {"country": "es"}}))
+            .parse()
+            .unwrap();
+        assert_eq!(d.email.as_deref(), Some("ana@example.com"));
+        assert_eq!(d.phone.as_deref(), Some("+34912345678"));
+        assert_eq!(d.tags, vec!["vip", "new"]);
+        assert_eq!(d.address.country.as_deref(), Some("ES"));
+    }
+
+    #[test]
+    fn parse_reports_every_bad_field_with_its_path() {
+        let err = draft(json!({"email": "nope", "address": {"country": "XX"}, "preferences": {"currency": "EURO"}}))
+            .parse()
+            .unwrap_err();
+        let fields: Vec<_> = err.0.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, vec!["address.country", "email", "preferences.currency"]);
+    }
+
+    #[test]
+    fn a_customer_needs_some_identity() {
+        let err = draft(json!({"tags": ["x"]})).parse().unwrap_err();
+        assert_eq!(err.0[0].code, "identity_required");
+    }
+
+    #[test]
+    fn birth_dates_in_the_future_are_refused() {
+        let next_year = Utc::now().date_naive() + chrono::Days::new(400);
+        let err = draft(json!({"given_name": "Ana", "birth_date": next_year})).parse().unwrap_err();
+        assert_eq!(err.0[0].code, "not_in_future");
+    }
+
+    #[test]
+    fn merge_patch_follows_rfc_7396() {
+        let mut doc = json!({"a": "b", "c": {"d": "e", "f": "g"}});
+        merge_patch(&mut doc, &json!({"a": "z", "c": {"f": null}}));
+        assert_eq!(doc, json!({"a": "z", "c": {"d": "e"}}));
+        merge_patch(&mut doc, &json!(["x"]));
+        assert_eq!(doc, json!(["x"]));
+    }
+}

@@ -1,0 +1,187 @@
+//! The command line: `rapport [serve]`, `migrate`, `openapi`, `keys …`, `users …`.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use rapport_domain::auth::{Role, Scopes, User};
+use uuid::Uuid;
+
+use crate::config::Config;
+use crate::startup::{open_database, Application};
+
+#[derive(Debug, Parser)]
+#[command(name = "rapport", version, about = "Rapport: an open-source CRM backend")]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the OpenAPI document.
+    Openapi,
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Manage staff users.
+    #[command(subcommand)]
+    Users(UsersCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key and print its secret (once).
+    Create {
+        /// What the key is for.
+        #[arg(long)]
+        name: String,
+        /// Scopes, space- or comma-separated, e.g. "customers:read customers:write" or "admin".
+        #[arg(long)]
+        scopes: String,
+        /// Expire after this many days.
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+    },
+    /// List keys (never secrets).
+    List {
+        /// Include revoked keys.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Revoke a key by id.
+    Revoke { id: Uuid },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Create a staff user. The password comes from RAPPORT_USER_PASSWORD or the first line of
+    /// standard input, never from a flag (flags end up in shell history).
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// admin, manager, agent, marketer, analyst or viewer.
+        #[arg(long)]
+        role: String,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    crate::telemetry::init(cli.config.log_format);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = cli.config;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(&config),
+        Command::Migrate => {
+            let db = open_database(&config)?;
+            drop(db);
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Openapi => {
+            print!("{}", rapport_api::openapi::document_json());
+            Ok(())
+        }
+        Command::Keys(cmd) => keys(&config, cmd),
+        Command::Users(cmd) => users(&config, cmd),
+    }
+}
+
+fn serve(config: &Config) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let (app, admin_key) = Application::build(config)?;
+        let base = format!("http://{}", public_addr(&config.bind, app.port));
+        if let Some(key) = admin_key {
+            // Printed once, to standard output only: it is never logged.
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "\nFirst start: created an admin API key. It will not be shown again:\n\n    {key}\n")?;
+            writeln!(out, "Try: curl -H 'Authorization: Bearer {key}' {base}/api/v1/customers\n")?;
+        }
+        println!("Rapport listening on {base} (docs: {base}/docs, health: {base}/health/ready)");
+        tracing::info!(addr = %base, "listening");
+        app.run_until_stopped().await?;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+fn public_addr(bind: &str, port: u16) -> String {
+    let host = bind.rsplit_once(':').map(|(h, _)| h).unwrap_or("127.0.0.1");
+    let host = if host == "0.0.0.0" || host == "[::]" { "127.0.0.1" } else { host };
+    format!("{host}:{port}")
+}
+
+fn keys(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
+    let db = open_database(config)?;
+    let mut conn = db.conn()?;
+    match cmd {
+        KeysCommand::Create { name, scopes, expires_in_days } => {
+            let scopes = Scopes::parse_list(&scopes.replace(',', " "))
+                .map_err(|bad| anyhow::anyhow!("unknown scope `{bad}`"))?;
+            anyhow::ensure!(!scopes.as_slice().is_empty(), "give at least one scope");
+            let expires = expires_in_days.map(|d| chrono::Utc::now() + chrono::Duration::days(i64::from(d)));
+            let (key, secret) = rapport_api::routes::api_keys::create(&mut conn, &name, &scopes, Some("cli"), expires)?;
+            println!("id:     {}\nscopes: {}\nsecret: {secret}\n(store the secret now: it is not shown again)", key.id, scopes.to_list());
+        }
+        KeysCommand::List { all } => {
+            for k in rapport_store::api_keys::list(&mut conn, all)? {
+                let scopes: Vec<_> = k.scopes.iter().map(|s| s.as_str()).collect();
+                let state = if k.revoked_at.is_some() { "revoked" } else { "active" };
+                println!("{}  {}  {:8}  {}  [{}]", k.id, k.prefix, state, k.name, scopes.join(" "));
+            }
+        }
+        KeysCommand::Revoke { id } => {
+            let key = rapport_store::api_keys::revoke(&mut conn, id, rapport_domain::now()).context("revoking")?;
+            println!("revoked {} ({}); servers stop accepting it within seconds", key.id, key.name);
+        }
+    }
+    Ok(())
+}
+
+fn users(config: &Config, cmd: UsersCommand) -> anyhow::Result<()> {
+    let db = open_database(config)?;
+    let mut conn = db.conn()?;
+    match cmd {
+        UsersCommand::Create { email, name, role } => {
+            let role = Role::parse(&role).ok_or_else(|| anyhow::anyhow!("unknown role `{role}`"))?;
+            let email = email.trim().to_lowercase();
+            use validator::ValidateEmail;
+            anyhow::ensure!(email.validate_email(), "`{email}` is not an e-mail address");
+            let password = match std::env::var("RAPPORT_USER_PASSWORD") {
+                Ok(p) => p,
+                Err(_) => {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)?;
+                    line.trim_end_matches(['\r', '\n']).to_owned()
+                }
+            };
+            anyhow::ensure!(password.chars().count() >= 12, "the password must be at least 12 characters");
+            let hash = rapport_api::auth::hash_password(&password)?;
+            let now = rapport_domain::now();
+            let user = User { id: rapport_domain::new_id(), email, name, role, created_at: now, updated_at: now, disabled_at: None };
+            rapport_store::users::insert(&mut conn, &user, &hash)?;
+            println!("created user {} <{}> with role {}", user.id, user.email, role.as_str());
+        }
+    }
+    Ok(())
+}

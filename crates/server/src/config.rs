@@ -1,0 +1,77 @@
+//! Configuration from flags and environment. Every setting has a default that works with no
+//! set-up: an embedded SQLite file next to where Rapport runs.
+
+use clap::{Args, ValueEnum};
+
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Database: `sqlite://PATH` (default, created if missing) or `postgres://USER@HOST/DB`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://rapport.db", global = true)]
+    pub database_url: String,
+
+    /// Address to listen on.
+    #[arg(long, env = "RAPPORT_BIND", default_value = "127.0.0.1:8080", global = true)]
+    pub bind: String,
+
+    /// Secret for signing access tokens (HS256, at least 32 bytes). When unset, one is generated
+    /// on first start and kept in the database, so every server on that database shares it.
+    #[arg(long, env = "RAPPORT_JWT_SECRET", hide_env_values = true, global = true)]
+    pub jwt_secret: Option<String>,
+
+    /// `iss` claim of access tokens.
+    #[arg(long, env = "RAPPORT_JWT_ISSUER", default_value = "rapport", global = true)]
+    pub jwt_issuer: String,
+
+    /// `aud` claim of access tokens.
+    #[arg(long, env = "RAPPORT_JWT_AUDIENCE", default_value = "rapport-api", global = true)]
+    pub jwt_audience: String,
+
+    /// Access token lifetime, seconds.
+    #[arg(long, env = "RAPPORT_ACCESS_TOKEN_TTL", default_value_t = 900, global = true)]
+    pub access_token_ttl: u64,
+
+    /// Refresh token lifetime, seconds.
+    #[arg(long, env = "RAPPORT_REFRESH_TOKEN_TTL", default_value_t = 30 * 24 * 3600, global = true)]
+    pub refresh_token_ttl: u64,
+
+    /// Log format.
+    #[arg(long, env = "RAPPORT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+
+    /// Database connections per server process.
+    #[arg(long, env = "RAPPORT_DB_POOL_SIZE", default_value_t = 16, global = true)]
+    pub db_pool_size: u32,
+
+    /// HTTP worker threads (0: one per core).
+    #[arg(long, env = "RAPPORT_WORKERS", default_value_t = 0, global = true)]
+    pub workers: usize,
+
+    /// Serve /metrics without credentials (set false to require an admin credential).
+    #[arg(long, env = "RAPPORT_METRICS_PUBLIC", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub metrics_public: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Config {
+    /// Defaults, as with no flags and no environment (tests start from this).
+    pub fn for_database(url: &str) -> Self {
+        Self {
+            database_url: url.to_owned(),
+            bind: "127.0.0.1:0".into(),
+            jwt_secret: None,
+            jwt_issuer: "rapport".into(),
+            jwt_audience: "rapport-api".into(),
+            access_token_ttl: 900,
+            refresh_token_ttl: 30 * 24 * 3600,
+            log_format: LogFormat::Text,
+            db_pool_size: 8,
+            workers: 2,
+            metrics_public: true,
+        }
+    }
+}

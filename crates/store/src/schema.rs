@@ -1,0 +1,130 @@
+//! The diesel schema, one for both backends. Three column types differ per backend and are
+//! mapped in [`crate::types`]: UUIDs, UTC timestamps and JSON.
+
+pub mod sql_types {
+    /// `uuid` on PostgreSQL, `TEXT` (hyphenated) on SQLite.
+    #[derive(diesel::sql_types::SqlType, diesel::query_builder::QueryId)]
+    #[diesel(postgres_type(oid = 2950, array_oid = 2951))]
+    #[diesel(sqlite_type(name = "Text"))]
+    pub struct UuidType;
+
+    /// `timestamptz` on PostgreSQL, fixed-width RFC 3339 UTC `TEXT` on SQLite.
+    #[derive(diesel::sql_types::SqlType, diesel::query_builder::QueryId)]
+    #[diesel(postgres_type(oid = 1184, array_oid = 1185))]
+    #[diesel(sqlite_type(name = "Text"))]
+    pub struct TimestampType;
+
+    /// `jsonb` on PostgreSQL, JSON `TEXT` on SQLite.
+    #[derive(diesel::sql_types::SqlType, diesel::query_builder::QueryId)]
+    #[diesel(postgres_type(oid = 3802, array_oid = 3807))]
+    #[diesel(sqlite_type(name = "Text"))]
+    pub struct JsonType;
+}
+
+diesel::table! {
+    settings (key) {
+        key -> Text,
+        value -> Text,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::{UuidType, TimestampType};
+
+    users (id) {
+        id -> UuidType,
+        email -> Text,
+        name -> Text,
+        role -> Text,
+        password_hash -> Text,
+        created_at -> TimestampType,
+        updated_at -> TimestampType,
+        disabled_at -> Nullable<TimestampType>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::{UuidType, TimestampType};
+
+    api_keys (id) {
+        id -> UuidType,
+        name -> Text,
+        prefix -> Text,
+        key_hash -> Text,
+        scopes -> Text,
+        created_by -> Nullable<Text>,
+        created_at -> TimestampType,
+        expires_at -> Nullable<TimestampType>,
+        last_used_at -> Nullable<TimestampType>,
+        revoked_at -> Nullable<TimestampType>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::{UuidType, TimestampType};
+
+    refresh_tokens (id) {
+        id -> UuidType,
+        user_id -> UuidType,
+        family_id -> UuidType,
+        token_hash -> Text,
+        created_at -> TimestampType,
+        expires_at -> TimestampType,
+        used_at -> Nullable<TimestampType>,
+        revoked_at -> Nullable<TimestampType>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::{UuidType, TimestampType, JsonType};
+
+    customers (id) {
+        id -> UuidType,
+        given_name -> Nullable<Text>,
+        family_name -> Nullable<Text>,
+        email -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        other_emails -> JsonType,
+        other_phones -> JsonType,
+        address_line1 -> Nullable<Text>,
+        address_line2 -> Nullable<Text>,
+        city -> Nullable<Text>,
+        region -> Nullable<Text>,
+        postal_code -> Nullable<Text>,
+        country -> Nullable<Text>,
+        birth_date -> Nullable<Date>,
+        social_handles -> JsonType,
+        occupation -> Nullable<Text>,
+        income_band -> Nullable<Text>,
+        education -> Nullable<Text>,
+        household_size -> Nullable<Integer>,
+        preferences -> JsonType,
+        tags -> JsonType,
+        custom_attributes -> JsonType,
+        acquisition_channel -> Nullable<Text>,
+        lifecycle_stage -> Text,
+        search_text -> Text,
+        version -> BigInt,
+        created_at -> TimestampType,
+        updated_at -> TimestampType,
+        archived_at -> Nullable<TimestampType>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::UuidType;
+
+    customer_tags (customer_id, tag) {
+        customer_id -> UuidType,
+        tag -> Text,
+    }
+}
+
+diesel::joinable!(refresh_tokens -> users (user_id));
+diesel::joinable!(customer_tags -> customers (customer_id));
+diesel::allow_tables_to_appear_in_same_query!(users, api_keys, refresh_tokens, customers, customer_tags, settings);

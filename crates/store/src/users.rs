@@ -1,0 +1,163 @@
+//! Staff users and their refresh tokens.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use rapport_domain::auth::{Role, User};
+use uuid::Uuid;
+
+use crate::db::DbConn;
+use crate::schema::{refresh_tokens, users};
+use crate::types::{DbTime, DbUuid};
+use crate::{StoreError, StoreResult};
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = users)]
+struct Row {
+    id: DbUuid,
+    email: String,
+    name: String,
+    role: String,
+    password_hash: String,
+    created_at: DbTime,
+    updated_at: DbTime,
+    disabled_at: Option<DbTime>,
+}
+
+impl Row {
+    fn into_domain(self) -> StoreResult<(User, String)> {
+        let role = Role::parse(&self.role).ok_or_else(|| StoreError::Corrupt(format!("unknown role {}", self.role)))?;
+        Ok((
+            User {
+                id: self.id.0,
+                email: self.email,
+                name: self.name,
+                role,
+                created_at: self.created_at.0,
+                updated_at: self.updated_at.0,
+                disabled_at: self.disabled_at.map(|t| t.0),
+            },
+            self.password_hash,
+        ))
+    }
+}
+
+pub fn insert(conn: &mut DbConn, user: &User, password_hash: &str) -> StoreResult<()> {
+    diesel::insert_into(users::table)
+        .values((
+            users::id.eq(DbUuid(user.id)),
+            users::email.eq(&user.email),
+            users::name.eq(&user.name),
+            users::role.eq(user.role.as_str()),
+            users::password_hash.eq(password_hash),
+            users::created_at.eq(DbTime(user.created_at)),
+            users::updated_at.eq(DbTime(user.updated_at)),
+        ))
+        .execute(conn)
+        .map_err(StoreError::unique("user_email"))?;
+    Ok(())
+}
+
+/// The user with this e-mail and their password hash.
+pub fn find_by_email(conn: &mut DbConn, email: &str) -> StoreResult<Option<(User, String)>> {
+    users::table
+        .filter(users::email.eq(email))
+        .select(Row::as_select())
+        .first(conn)
+        .optional()?
+        .map(Row::into_domain)
+        .transpose()
+}
+
+pub fn get(conn: &mut DbConn, id: Uuid) -> StoreResult<User> {
+    users::table
+        .find(DbUuid(id))
+        .select(Row::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(StoreError::NotFound)?
+        .into_domain()
+        .map(|(u, _)| u)
+}
+
+/// A refresh token row, as the rotation logic needs it.
+#[derive(Debug, Clone)]
+pub struct RefreshToken {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub family_id: Uuid,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+pub fn insert_refresh_token(
+    conn: &mut DbConn,
+    token: &RefreshToken,
+    token_hash: &str,
+    created_at: DateTime<Utc>,
+) -> StoreResult<()> {
+    diesel::insert_into(refresh_tokens::table)
+        .values((
+            refresh_tokens::id.eq(DbUuid(token.id)),
+            refresh_tokens::user_id.eq(DbUuid(token.user_id)),
+            refresh_tokens::family_id.eq(DbUuid(token.family_id)),
+            refresh_tokens::token_hash.eq(token_hash),
+            refresh_tokens::created_at.eq(DbTime(created_at)),
+            refresh_tokens::expires_at.eq(DbTime(token.expires_at)),
+        ))
+        .execute(conn)
+        .map_err(StoreError::unique("refresh_token_hash"))?;
+    Ok(())
+}
+
+pub fn find_refresh_token(conn: &mut DbConn, token_hash: &str) -> StoreResult<Option<RefreshToken>> {
+    let row: Option<(DbUuid, DbUuid, DbUuid, DbTime, Option<DbTime>, Option<DbTime>)> = refresh_tokens::table
+        .filter(refresh_tokens::token_hash.eq(token_hash))
+        .select((
+            refresh_tokens::id,
+            refresh_tokens::user_id,
+            refresh_tokens::family_id,
+            refresh_tokens::expires_at,
+            refresh_tokens::used_at,
+            refresh_tokens::revoked_at,
+        ))
+        .first(conn)
+        .optional()?;
+    Ok(row.map(|(id, user_id, family_id, expires_at, used_at, revoked_at)| RefreshToken {
+        id: id.0,
+        user_id: user_id.0,
+        family_id: family_id.0,
+        expires_at: expires_at.0,
+        used_at: used_at.map(|t| t.0),
+        revoked_at: revoked_at.map(|t| t.0),
+    }))
+}
+
+/// Marks a token used, only if nobody used it first. Returns false when it lost that race
+/// (or was already used): the caller must then treat the token as replayed.
+pub fn mark_refresh_token_used(conn: &mut DbConn, id: Uuid, at: DateTime<Utc>) -> StoreResult<bool> {
+    let n = diesel::update(
+        refresh_tokens::table
+            .find(DbUuid(id))
+            .filter(refresh_tokens::used_at.is_null())
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::used_at.eq(DbTime(at)))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Revokes every token of a family (sign-out, or a replayed token: theft is assumed).
+pub fn revoke_refresh_family(conn: &mut DbConn, family_id: Uuid, at: DateTime<Utc>) -> StoreResult<usize> {
+    Ok(diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::family_id.eq(DbUuid(family_id)))
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::revoked_at.eq(DbTime(at)))
+    .execute(conn)?)
+}
+
+pub fn count(conn: &mut DbConn) -> StoreResult<i64> {
+    Ok(users::table.count().get_result(conn)?)
+}

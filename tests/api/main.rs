@@ -1,1 +1,13 @@
+//! Black-box tests: the real application on a random port, driven over HTTP, every case on a
+//! fresh SQLite file and on a fresh PostgreSQL database.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod helpers;
+
+mod api_keys;
+mod auth;
+mod customers;
+mod errors;
+mod openapi;
+mod ops;
+mod pagination;

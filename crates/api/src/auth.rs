@@ -57,7 +57,10 @@ impl Principal {
         if self.scopes.allows(scope) {
             Ok(())
         } else {
-            Err(ApiError::new(Code::Forbidden, format!("this credential lacks the `{scope}` scope")))
+            Err(ApiError::new(
+                Code::Forbidden,
+                format!("this credential lacks the `{scope}` scope"),
+            ))
         }
     }
 }
@@ -75,7 +78,11 @@ pub fn generate_api_key() -> NewKeySecret {
     let secret = format!("{API_KEY_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
     let prefix = secret.chars().take(11).collect();
     let hash = hash_secret(&secret);
-    NewKeySecret { secret, prefix, hash }
+    NewKeySecret {
+        secret,
+        prefix,
+        hash,
+    }
 }
 
 /// SHA-256, hex. For high-entropy secrets only (API keys, refresh tokens), never passwords.
@@ -109,7 +116,11 @@ pub fn dummy_hash() -> &'static str {
 pub fn verify_password(password: &str, hash: &str) -> bool {
     use argon2::password_hash::{PasswordHash, PasswordVerifier};
     PasswordHash::new(hash)
-        .map(|parsed| argon2::Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .map(|parsed| {
+            argon2::Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -125,7 +136,13 @@ pub struct JwtConfig {
 }
 
 impl JwtConfig {
-    pub fn new(secret: &[u8], issuer: &str, audience: &str, access_ttl: Duration, refresh_ttl: Duration) -> Self {
+    pub fn new(
+        secret: &[u8],
+        issuer: &str,
+        audience: &str,
+        access_ttl: Duration,
+        refresh_ttl: Duration,
+    ) -> Self {
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
@@ -163,11 +180,16 @@ pub fn issue_access_token(jwt: &JwtConfig, user_id: Uuid, role: Role) -> anyhow:
         role: role.as_str().to_owned(),
         scope: role.scopes().to_list(),
     };
-    Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &jwt.encoding)?)
+    Ok(jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &jwt.encoding,
+    )?)
 }
 
 fn verify_access_token(jwt: &JwtConfig, token: &str) -> Result<Principal, ApiError> {
-    let unauthorized = || ApiError::new(Code::Unauthorized, "the access token is invalid or expired");
+    let unauthorized =
+        || ApiError::new(Code::Unauthorized, "the access token is invalid or expired");
     // Only HS256 is accepted: `alg: none` and algorithm swaps fail here.
     let mut validation = Validation::new(Algorithm::HS256);
     validation.set_issuer(&[&jwt.issuer]);
@@ -175,10 +197,14 @@ fn verify_access_token(jwt: &JwtConfig, token: &str) -> Result<Principal, ApiErr
     validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
     validation.validate_nbf = true;
     validation.leeway = 5;
-    let data = jsonwebtoken::decode::<Claims>(token, &jwt.decoding, &validation).map_err(|_| unauthorized())?;
+    let data = jsonwebtoken::decode::<Claims>(token, &jwt.decoding, &validation)
+        .map_err(|_| unauthorized())?;
     let user = Uuid::parse_str(&data.claims.sub).map_err(|_| unauthorized())?;
     let scopes = Scopes::parse_list(&data.claims.scope).map_err(|_| unauthorized())?;
-    Ok(Principal { subject: Subject::User(user), scopes })
+    Ok(Principal {
+        subject: Subject::User(user),
+        scopes,
+    })
 }
 
 #[derive(Clone)]
@@ -196,7 +222,10 @@ pub struct KeyCache {
 
 impl KeyCache {
     pub fn new(ttl: Duration) -> Self {
-        Self { inner: Arc::default(), ttl }
+        Self {
+            inner: Arc::default(),
+            ttl,
+        }
     }
 
     fn get(&self, hash: &str) -> Option<Principal> {
@@ -210,7 +239,13 @@ impl KeyCache {
             if map.len() > 100_000 {
                 map.clear();
             }
-            map.insert(hash, CachedKey { principal, checked_at: Instant::now() });
+            map.insert(
+                hash,
+                CachedKey {
+                    principal,
+                    checked_at: Instant::now(),
+                },
+            );
         }
     }
 
@@ -244,29 +279,51 @@ async fn verify_api_key(db: &Db, cache: &KeyCache, secret: &str) -> Result<Princ
     let now = chrono::Utc::now();
     match found {
         Some(k) if k.revoked_at.is_none() && k.expires_at.is_none_or(|e| e > now) => {
-            let principal = Principal { subject: Subject::ApiKey(k.id), scopes: Scopes::new(k.scopes) };
+            let principal = Principal {
+                subject: Subject::ApiKey(k.id),
+                scopes: Scopes::new(k.scopes),
+            };
             cache.put(hash, principal.clone());
             Ok(principal)
         }
-        _ => Err(ApiError::new(Code::Unauthorized, "the API key is invalid, expired or revoked")),
+        _ => Err(ApiError::new(
+            Code::Unauthorized,
+            "the API key is invalid, expired or revoked",
+        )),
     }
 }
 
 /// Authenticates the `Authorization` header.
-pub async fn authenticate(req: &HttpRequest, state: &crate::AppState) -> Result<Principal, ApiError> {
+pub async fn authenticate(
+    req: &HttpRequest,
+    state: &crate::AppState,
+) -> Result<Principal, ApiError> {
     let header = req
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
-        .ok_or_else(|| ApiError::new(Code::Unauthorized, "send `Authorization: Bearer <token or API key>`"))?;
-    let value = header
-        .to_str()
-        .map_err(|_| ApiError::new(Code::Unauthorized, "the Authorization header is not valid text"))?;
+        .ok_or_else(|| {
+            ApiError::new(
+                Code::Unauthorized,
+                "send `Authorization: Bearer <token or API key>`",
+            )
+        })?;
+    let value = header.to_str().map_err(|_| {
+        ApiError::new(
+            Code::Unauthorized,
+            "the Authorization header is not valid text",
+        )
+    })?;
     let token = value
         .strip_prefix("Bearer ")
         .or_else(|| value.strip_prefix("bearer "))
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| ApiError::new(Code::Unauthorized, "the Authorization scheme must be Bearer"))?;
+        .ok_or_else(|| {
+            ApiError::new(
+                Code::Unauthorized,
+                "the Authorization scheme must be Bearer",
+            )
+        })?;
     if token.starts_with(API_KEY_PREFIX) {
         verify_api_key(&state.db, &state.key_cache, token).await
     } else {
@@ -306,7 +363,10 @@ impl<S: scope::Required> FromRequest for Auth<S> {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let result = match req.extensions().get::<Principal>() {
-            Some(p) => p.require(S::SCOPE).map(|_| Auth { principal: p.clone(), _scope: PhantomData }),
+            Some(p) => p.require(S::SCOPE).map(|_| Auth {
+                principal: p.clone(),
+                _scope: PhantomData,
+            }),
             None => Err(ApiError::new(Code::Unauthorized, "authentication required")),
         };
         std::future::ready(result)
@@ -318,7 +378,13 @@ mod tests {
     use super::*;
 
     fn jwt() -> JwtConfig {
-        JwtConfig::new(b"0123456789abcdef0123456789abcdef", "rapport", "rapport-api", Duration::from_secs(60), Duration::from_secs(600))
+        JwtConfig::new(
+            b"0123456789abcdef0123456789abcdef",
+            "rapport",
+            "rapport-api",
+            Duration::from_secs(60),
+            Duration::from_secs(600),
+        )
     }
 
     #[test]
@@ -341,7 +407,13 @@ mod tests {
         parts[0] = &none_header;
         assert!(verify_access_token(&jwt(), &format!("{}.{}.", parts[0], parts[1])).is_err());
         // signed with another secret
-        let other = JwtConfig::new(b"another secret another secret!!!", "rapport", "rapport-api", Duration::from_secs(60), Duration::from_secs(60));
+        let other = JwtConfig::new(
+            b"another secret another secret!!!",
+            "rapport",
+            "rapport-api",
+            Duration::from_secs(60),
+            Duration::from_secs(60),
+        );
         let forged = issue_access_token(&other, id, Role::Admin).unwrap();
         assert!(verify_access_token(&jwt(), &forged).is_err());
     }

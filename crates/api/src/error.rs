@@ -43,23 +43,69 @@ impl Code {
         match self {
             BadRequest => (StatusCode::BAD_REQUEST, "bad_request", "Bad request"),
             MalformedJson => (StatusCode::BAD_REQUEST, "malformed_json", "Malformed JSON"),
-            InvalidQuery => (StatusCode::BAD_REQUEST, "invalid_query", "Invalid query parameters"),
-            InvalidPath => (StatusCode::BAD_REQUEST, "invalid_path", "Invalid path parameter"),
-            InvalidCursor => (StatusCode::BAD_REQUEST, "invalid_cursor", "Invalid pagination cursor"),
-            Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "Authentication required"),
+            InvalidQuery => (
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                "Invalid query parameters",
+            ),
+            InvalidPath => (
+                StatusCode::BAD_REQUEST,
+                "invalid_path",
+                "Invalid path parameter",
+            ),
+            InvalidCursor => (
+                StatusCode::BAD_REQUEST,
+                "invalid_cursor",
+                "Invalid pagination cursor",
+            ),
+            Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Authentication required",
+            ),
             Forbidden => (StatusCode::FORBIDDEN, "forbidden", "Not allowed"),
             NotFound => (StatusCode::NOT_FOUND, "not_found", "Not found"),
-            MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed"),
+            MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "Method not allowed",
+            ),
             Conflict => (StatusCode::CONFLICT, "conflict", "Conflict"),
-            PreconditionFailed => (StatusCode::PRECONDITION_FAILED, "precondition_failed", "Precondition failed"),
-            PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "Payload too large"),
-            UnsupportedMediaType => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Unsupported media type")
-            }
-            ValidationFailed => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "Validation failed"),
-            RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many requests"),
-            Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal server error"),
-            Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
+            PreconditionFailed => (
+                StatusCode::PRECONDITION_FAILED,
+                "precondition_failed",
+                "Precondition failed",
+            ),
+            PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "Payload too large",
+            ),
+            UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Unsupported media type",
+            ),
+            ValidationFailed => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                "Validation failed",
+            ),
+            RateLimited => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "Too many requests",
+            ),
+            Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal server error",
+            ),
+            Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Service unavailable",
+            ),
         }
     }
 
@@ -115,7 +161,10 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn new(code: Code, detail: impl Into<String>) -> Self {
-        ApiError::Client { code, detail: detail.into() }
+        ApiError::Client {
+            code,
+            detail: detail.into(),
+        }
     }
 
     pub fn not_found(what: &str) -> Self {
@@ -130,8 +179,16 @@ impl ApiError {
                 "the request body broke one or more rules; see `errors`".to_owned(),
                 Some(errors.clone()),
             ),
-            ApiError::Internal(_) => (Code::Internal, "something went wrong on our side; it has been logged".into(), None),
-            ApiError::Unavailable(_) => (Code::Unavailable, "the database is unavailable; try again shortly".into(), None),
+            ApiError::Internal(_) => (
+                Code::Internal,
+                "something went wrong on our side; it has been logged".into(),
+                None,
+            ),
+            ApiError::Unavailable(_) => (
+                Code::Unavailable,
+                "the database is unavailable; try again shortly".into(),
+                None,
+            ),
         };
         problem(code, detail, errors)
     }
@@ -155,7 +212,10 @@ pub fn problem_response(p: &Problem) -> HttpResponse {
     let mut res = HttpResponse::build(status);
     res.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
     if status == StatusCode::UNAUTHORIZED {
-        res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"rapport\"")));
+        res.insert_header((
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"rapport\""),
+        ));
     }
     if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
         res.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
@@ -171,7 +231,9 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         match self {
             ApiError::Internal(e) => tracing::error!(error = ?e, "request failed"),
-            ApiError::Unavailable(e) => tracing::warn!(error = %format!("{e:#}"), "database unavailable"),
+            ApiError::Unavailable(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "database unavailable")
+            }
             _ => {}
         }
         problem_response(&self.problem())
@@ -189,12 +251,14 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => ApiError::new(Code::NotFound, "not found"),
             StoreError::Conflict(rule) => ApiError::new(Code::Conflict, conflict_detail(rule)),
-            StoreError::VersionMismatch => {
-                ApiError::new(Code::PreconditionFailed, "the resource changed since it was read; fetch it again")
-            }
-            StoreError::InvalidCursor => {
-                ApiError::new(Code::InvalidCursor, "the cursor is not one this list returned for this sort")
-            }
+            StoreError::VersionMismatch => ApiError::new(
+                Code::PreconditionFailed,
+                "the resource changed since it was read; fetch it again",
+            ),
+            StoreError::InvalidCursor => ApiError::new(
+                Code::InvalidCursor,
+                "the cursor is not one this list returned for this sort",
+            ),
             e if e.is_unavailable() => ApiError::Unavailable(e.into()),
             e => ApiError::Internal(e.into()),
         }

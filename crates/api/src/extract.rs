@@ -15,21 +15,39 @@ use crate::error::{ApiError, Code};
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 fn content_type_ok(req: &HttpRequest, allow_merge_patch: bool) -> bool {
-    let Some(ct) = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+    let Some(ct) = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
         return false;
     };
-    let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     mime == "application/json" || (allow_merge_patch && mime == "application/merge-patch+json")
 }
 
-async fn read_body(req: &HttpRequest, payload: &mut Payload) -> Result<actix_web::web::Bytes, ApiError> {
-    actix_web::web::Bytes::from_request(req, payload).await.map_err(|e| {
-        if e.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(Code::PayloadTooLarge, format!("the body must be at most {MAX_BODY_BYTES} bytes"))
-        } else {
-            ApiError::new(Code::BadRequest, "the request body could not be read")
-        }
-    })
+async fn read_body(
+    req: &HttpRequest,
+    payload: &mut Payload,
+) -> Result<actix_web::web::Bytes, ApiError> {
+    actix_web::web::Bytes::from_request(req, payload)
+        .await
+        .map_err(|e| {
+            if e.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
+            {
+                ApiError::new(
+                    Code::PayloadTooLarge,
+                    format!("the body must be at most {MAX_BODY_BYTES} bytes"),
+                )
+            } else {
+                ApiError::new(Code::BadRequest, "the request body could not be read")
+            }
+        })
 }
 
 /// Deserialises JSON, classifying failures: syntax → 400, shape/type → 422 with the field path.
@@ -48,10 +66,18 @@ fn json_error(path: &str, e: &serde_json::Error) -> ApiError {
     use serde_json::error::Category;
     match e.classify() {
         Category::Data => {
-            let field = if path == "." || path.is_empty() { "body".to_owned() } else { path.to_owned() };
+            let field = if path == "." || path.is_empty() {
+                "body".to_owned()
+            } else {
+                path.to_owned()
+            };
             // serde's message names the expected type or the unknown field, never internals.
             let message = e.to_string();
-            let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+            let message = message
+                .split(" at line ")
+                .next()
+                .unwrap_or(&message)
+                .to_owned();
             let code = if message.starts_with("unknown field") {
                 "unknown_field"
             } else if message.starts_with("missing field") {
@@ -59,11 +85,16 @@ fn json_error(path: &str, e: &serde_json::Error) -> ApiError {
             } else {
                 "type"
             };
-            ApiError::Validation(vec![FieldError { field, code: code.into(), message }])
+            ApiError::Validation(vec![FieldError {
+                field,
+                code: code.into(),
+                message,
+            }])
         }
-        Category::Syntax | Category::Eof | Category::Io => {
-            ApiError::new(Code::MalformedJson, format!("the body is not valid JSON ({e})"))
-        }
+        Category::Syntax | Category::Eof | Category::Io => ApiError::new(
+            Code::MalformedJson,
+            format!("the body is not valid JSON ({e})"),
+        ),
     }
 }
 
@@ -79,7 +110,10 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
         let mut payload = payload.take();
         Box::pin(async move {
             if !content_type_ok(&req, false) {
-                return Err(ApiError::new(Code::UnsupportedMediaType, "send the body as application/json"));
+                return Err(ApiError::new(
+                    Code::UnsupportedMediaType,
+                    "send the body as application/json",
+                ));
             }
             let bytes = read_body(&req, &mut payload).await?;
             parse_json(&bytes).map(JsonBody)
@@ -128,7 +162,9 @@ pub fn if_match(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
     let Some(raw) = req.headers().get(header::IF_MATCH) else {
         return Ok(None);
     };
-    let text = raw.to_str().map_err(|_| ApiError::new(Code::PreconditionFailed, "If-Match is not valid text"))?;
+    let text = raw
+        .to_str()
+        .map_err(|_| ApiError::new(Code::PreconditionFailed, "If-Match is not valid text"))?;
     if text.trim() == "*" {
         return Ok(None);
     }
@@ -140,7 +176,12 @@ pub fn if_match(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
         .and_then(|s| s.parse::<i64>().ok())
         .map(Some)
         // An entity tag we never issued cannot match the current one.
-        .ok_or_else(|| ApiError::new(Code::PreconditionFailed, "If-Match does not match the current entity tag"))
+        .ok_or_else(|| {
+            ApiError::new(
+                Code::PreconditionFailed,
+                "If-Match does not match the current entity tag",
+            )
+        })
 }
 
 /// Whether `If-None-Match` names this version (for 304 on GET).
@@ -148,16 +189,21 @@ pub fn if_none_match(req: &HttpRequest, version: i64) -> bool {
     req.headers()
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim().trim_start_matches("W/") == etag(version) || t.trim() == "*"))
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim().trim_start_matches("W/") == etag(version) || t.trim() == "*")
+        })
 }
 
 /// Query and path errors as problems.
 pub fn query_config() -> actix_web::web::QueryConfig {
-    actix_web::web::QueryConfig::default()
-        .error_handler(|e, _| ApiError::new(Code::InvalidQuery, format!("bad query parameters: {e}")).into())
+    actix_web::web::QueryConfig::default().error_handler(|e, _| {
+        ApiError::new(Code::InvalidQuery, format!("bad query parameters: {e}")).into()
+    })
 }
 
 pub fn path_config() -> actix_web::web::PathConfig {
-    actix_web::web::PathConfig::default()
-        .error_handler(|e, _| ApiError::new(Code::InvalidPath, format!("bad path parameter: {e}")).into())
+    actix_web::web::PathConfig::default().error_handler(|e, _| {
+        ApiError::new(Code::InvalidPath, format!("bad path parameter: {e}")).into()
+    })
 }

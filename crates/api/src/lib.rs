@@ -31,7 +31,10 @@ pub struct ApiConfig {
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        Self { metrics_public: true, workers: 0 }
+        Self {
+            metrics_public: true,
+            workers: 0,
+        }
     }
 }
 
@@ -94,7 +97,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 async fn not_found() -> ApiResult<actix_web::HttpResponse> {
-    Err(ApiError::new(error::Code::NotFound, "no such resource or route"))
+    Err(ApiError::new(
+        error::Code::NotFound,
+        "no such resource or route",
+    ))
 }
 
 /// Builds the server on an already bound listener. Shuts down gracefully on SIGTERM/SIGINT.

@@ -1,7 +1,10 @@
 //! Prometheus metrics: one registry per app instance (no globals, so tests can run many apps
 //! in one process).
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry,
+};
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -21,22 +24,39 @@ impl Metrics {
     pub fn new(backend: &str) -> anyhow::Result<Self> {
         let registry = Registry::new_custom(Some("rapport".into()), None)?;
         let requests = IntCounterVec::new(
-            Opts::new("http_requests_total", "HTTP requests by route template, method and status"),
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests by route template, method and status",
+            ),
             &["method", "route", "status"],
         )?;
         let latency = HistogramVec::new(
-            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency by route template, method and status")
-                .buckets(vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "HTTP request latency by route template, method and status",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
             &["method", "route", "status"],
         )?;
-        let pool_in_use = IntGauge::new("db_pool_connections_in_use", "Database connections checked out")?;
+        let pool_in_use = IntGauge::new(
+            "db_pool_connections_in_use",
+            "Database connections checked out",
+        )?;
         let pool_idle = IntGauge::new("db_pool_connections_idle", "Idle database connections")?;
         let pool_max = IntGauge::new("db_pool_connections_max", "Pool size limit")?;
-        let build = IntGaugeVec::new(Opts::new("build_info", "Build information"), &["version", "backend"])?;
+        let build = IntGaugeVec::new(
+            Opts::new("build_info", "Build information"),
+            &["version", "backend"],
+        )?;
         let customers_created = IntCounter::new("customers_created_total", "Customers created")?;
         let customers_archived = IntCounter::new("customers_archived_total", "Customers archived")?;
         let tokens_issued = IntCounter::new("auth_tokens_issued_total", "Access tokens issued")?;
-        let auth_failures = IntCounter::new("auth_failures_total", "Requests refused for bad or missing credentials")?;
+        let auth_failures = IntCounter::new(
+            "auth_failures_total",
+            "Requests refused for bad or missing credentials",
+        )?;
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -51,7 +71,9 @@ impl Metrics {
         ] {
             registry.register(c)?;
         }
-        build.with_label_values(&[env!("CARGO_PKG_VERSION"), backend]).set(1);
+        build
+            .with_label_values(&[env!("CARGO_PKG_VERSION"), backend])
+            .set(1);
         Ok(Self {
             registry,
             requests,

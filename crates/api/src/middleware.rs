@@ -28,7 +28,8 @@ fn request_id(req: &ServiceRequest) -> String {
         .filter(|v| {
             !v.is_empty()
                 && v.len() <= 128
-                && v.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
         })
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
@@ -49,7 +50,10 @@ pub async fn observe(
 
     // Routing needs the only reference to the request, so it cannot be kept here for a panic
     // response; an `Err` makes actix render the problem through `ApiError::error_response`.
-    let outcome = AssertUnwindSafe(next.call(req)).catch_unwind().instrument(span.clone()).await;
+    let outcome = AssertUnwindSafe(next.call(req))
+        .catch_unwind()
+        .instrument(span.clone())
+        .await;
     let mut res = match outcome {
         Ok(Ok(res)) => res.map_into_boxed_body(),
         Ok(Err(e)) => return Err(e),
@@ -63,12 +67,19 @@ pub async fn observe(
     }
 
     let status = res.status();
-    let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
     let elapsed = started.elapsed();
     if let Some(state) = state {
         let labels = [method.as_str(), route.as_str(), status.as_str()];
         state.metrics.requests.with_label_values(&labels).inc();
-        state.metrics.latency.with_label_values(&labels).observe(elapsed.as_secs_f64());
+        state
+            .metrics
+            .latency
+            .with_label_values(&labels)
+            .observe(elapsed.as_secs_f64());
     }
     span.in_scope(|| {
         tracing::info!(status = status.as_u16(), route = %route, latency_us = elapsed.as_micros() as u64, "request done")
@@ -100,7 +111,9 @@ pub async fn require_auth(
 
 /// Turns any error response that is not already problem+json (actix's own 404, 405, 413…)
 /// into one, keeping the status.
-pub fn problemize<B: MessageBody + 'static>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+pub fn problemize<B: MessageBody + 'static>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
     let is_problem = res
         .headers()
         .get(header::CONTENT_TYPE)
@@ -113,7 +126,9 @@ pub fn problemize<B: MessageBody + 'static>(res: ServiceResponse<B>) -> actix_we
     let code = Code::for_status(status);
     let detail = match code {
         Code::NotFound => "no such resource or route".to_owned(),
-        Code::MethodNotAllowed => format!("{} is not supported on this route", res.request().method()),
+        Code::MethodNotAllowed => {
+            format!("{} is not supported on this route", res.request().method())
+        }
         Code::PayloadTooLarge => "the request body is larger than allowed".to_owned(),
         _ => status.canonical_reason().unwrap_or("error").to_owned(),
     };
@@ -125,5 +140,7 @@ pub fn problemize<B: MessageBody + 'static>(res: ServiceResponse<B>) -> actix_we
     if let Some(allow) = old.headers().get(header::ALLOW) {
         new.headers_mut().insert(header::ALLOW, allow.clone());
     }
-    Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, new).map_into_right_body()))
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, new).map_into_right_body(),
+    ))
 }

@@ -80,7 +80,9 @@ impl Modify for Security {
 
 /// The document as pretty JSON with a trailing newline, as committed.
 pub fn document_json() -> String {
-    let mut s = ApiDoc::openapi().to_pretty_json().unwrap_or_else(|_| "{}".into());
+    let mut s = ApiDoc::openapi()
+        .to_pretty_json()
+        .unwrap_or_else(|_| "{}".into());
     s.push('\n');
     s
 }

@@ -81,7 +81,11 @@ impl Scopes {
 
     /// Space-separated, as stored.
     pub fn to_list(&self) -> String {
-        self.0.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")
+        self.0
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 
@@ -110,20 +114,43 @@ impl Role {
     }
 
     pub fn parse(value: &str) -> Option<Role> {
-        [Role::Admin, Role::Manager, Role::Agent, Role::Marketer, Role::Analyst, Role::Viewer]
-            .into_iter()
-            .find(|r| r.as_str() == value)
+        [
+            Role::Admin,
+            Role::Manager,
+            Role::Agent,
+            Role::Marketer,
+            Role::Analyst,
+            Role::Viewer,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == value)
     }
 
     pub fn scopes(self) -> Scopes {
         use Scope::*;
-        let reads = [CustomersRead, InteractionsRead, LoyaltyRead, TicketsRead, CampaignsRead];
+        let reads = [
+            CustomersRead,
+            InteractionsRead,
+            LoyaltyRead,
+            TicketsRead,
+            CampaignsRead,
+        ];
         let mut s: Vec<Scope> = match self {
             Role::Admin => vec![Admin],
             Role::Manager => vec![
-                CustomersWrite, InteractionsWrite, LoyaltyWrite, TicketsWrite, CampaignsWrite, AnalyticsRead,
+                CustomersWrite,
+                InteractionsWrite,
+                LoyaltyWrite,
+                TicketsWrite,
+                CampaignsWrite,
+                AnalyticsRead,
             ],
-            Role::Agent => vec![CustomersWrite, InteractionsWrite, LoyaltyWrite, TicketsWrite],
+            Role::Agent => vec![
+                CustomersWrite,
+                InteractionsWrite,
+                LoyaltyWrite,
+                TicketsWrite,
+            ],
             Role::Marketer => vec![CampaignsWrite, AnalyticsRead, InteractionsWrite],
             Role::Analyst => vec![AnalyticsRead],
             Role::Viewer => vec![],
@@ -180,6 +207,9 @@ mod tests {
     fn scope_lists_round_trip_and_reject_unknown_names() {
         let s = Scopes::parse_list("customers:write customers:read customers:read").unwrap();
         assert_eq!(s.to_list(), "customers:read customers:write");
-        assert_eq!(Scopes::parse_list("customers:read bogus"), Err("bogus".to_owned()));
+        assert_eq!(
+            Scopes::parse_list("customers:read bogus"),
+            Err("bogus".to_owned())
+        );
     }
 }

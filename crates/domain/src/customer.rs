@@ -42,6 +42,7 @@ string_enum! {
     LifecycleStage { Lead => "lead", Prospect => "prospect", Customer => "customer", Churned => "churned" }
 }
 
+#[allow(clippy::derivable_impls)] // the enum comes from a macro that does not take #[default]
 impl Default for LifecycleStage {
     fn default() -> Self {
         LifecycleStage::Lead
@@ -274,7 +275,10 @@ fn dedup_labels(labels: &mut Vec<String>) {
 
 fn identifiable(d: &CustomerDraft) -> Result<(), ValidationError> {
     if d.given_name.is_none() && d.family_name.is_none() && d.email.is_none() && d.phone.is_none() {
-        Err(error("identity_required", "a customer needs at least a name, an e-mail or a phone"))
+        Err(error(
+            "identity_required",
+            "a customer needs at least a name, an e-mail or a phone",
+        ))
     } else {
         Ok(())
     }
@@ -293,12 +297,18 @@ fn phones(list: &[String]) -> Result<(), ValidationError> {
     if list.iter().all(|p| validation::e164_phone(p).is_ok()) {
         Ok(())
     } else {
-        Err(error("phone", "every entry must be an international phone number, e.g. +34912345678"))
+        Err(error(
+            "phone",
+            "every entry must be an international phone number, e.g. +34912345678",
+        ))
     }
 }
 
 fn short_labels(list: &[String]) -> Result<(), ValidationError> {
-    if list.iter().all(|t| !t.is_empty() && t.chars().count() <= 50) {
+    if list
+        .iter()
+        .all(|t| !t.is_empty() && t.chars().count() <= 50)
+    {
         Ok(())
     } else {
         Err(error("label", "every entry must be 1 to 50 characters"))
@@ -320,25 +330,34 @@ fn past_birth_date(date: &NaiveDate) -> Result<(), ValidationError> {
 fn social_handles(map: &BTreeMap<String, String>) -> Result<(), ValidationError> {
     let ok = map.iter().all(|(k, v)| {
         (1..=30).contains(&k.len())
-            && k.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            && k.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
             && !v.trim().is_empty()
             && v.chars().count() <= 100
     });
     if ok {
         Ok(())
     } else {
-        Err(error("social_handle", "networks are lower-case names of up to 30 characters; handles 1 to 100 characters"))
+        Err(error(
+            "social_handle",
+            "networks are lower-case names of up to 30 characters; handles 1 to 100 characters",
+        ))
     }
 }
 
 const MAX_CUSTOM_ATTRIBUTES_BYTES: usize = 16 * 1024;
 
 fn custom_attributes(map: &Map<String, Value>) -> Result<(), ValidationError> {
-    let size = serde_json::to_vec(map).map(|v| v.len()).unwrap_or(usize::MAX);
+    let size = serde_json::to_vec(map)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
     if size <= MAX_CUSTOM_ATTRIBUTES_BYTES {
         Ok(())
     } else {
-        Err(error("too_large", "must serialise to at most 16 KiB of JSON"))
+        Err(error(
+            "too_large",
+            "must serialise to at most 16 KiB of JSON",
+        ))
     }
 }
 
@@ -389,7 +408,10 @@ mod tests {
             .parse()
             .unwrap_err();
         let fields: Vec<_> = err.0.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, vec!["address.country", "email", "preferences.currency"]);
+        assert_eq!(
+            fields,
+            vec!["address.country", "email", "preferences.currency"]
+        );
     }
 
     #[test]
@@ -401,7 +423,9 @@ mod tests {
     #[test]
     fn birth_dates_in_the_future_are_refused() {
         let next_year = Utc::now().date_naive() + chrono::Days::new(400);
-        let err = draft(json!({"given_name": "Ana", "birth_date": next_year})).parse().unwrap_err();
+        let err = draft(json!({"given_name": "Ana", "birth_date": next_year}))
+            .parse()
+            .unwrap_err();
         assert_eq!(err.0[0].code, "not_in_future");
     }
 

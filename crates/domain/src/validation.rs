@@ -23,8 +23,16 @@ pub struct FieldError {
 pub struct ValidationFailure(pub Vec<FieldError>);
 
 impl ValidationFailure {
-    pub fn single(field: impl Into<String>, code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self(vec![FieldError { field: field.into(), code: code.into(), message: message.into() }])
+    pub fn single(
+        field: impl Into<String>,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self(vec![FieldError {
+            field: field.into(),
+            code: code.into(),
+            message: message.into(),
+        }])
     }
 }
 
@@ -48,9 +56,17 @@ fn flatten(prefix: &str, errors: &ValidationErrors, out: &mut Vec<FieldError>) {
             ValidationErrorsKind::Field(list) => {
                 for e in list {
                     out.push(FieldError {
-                        field: if path.is_empty() { "body".into() } else { path.clone() },
+                        field: if path.is_empty() {
+                            "body".into()
+                        } else {
+                            path.clone()
+                        },
                         code: e.code.to_string(),
-                        message: e.message.as_ref().map(|m| m.to_string()).unwrap_or_else(|| default_message(&e.code)),
+                        message: e
+                            .message
+                            .as_ref()
+                            .map(|m| m.to_string())
+                            .unwrap_or_else(|| default_message(&e.code)),
                     });
                 }
             }
@@ -80,10 +96,16 @@ pub(crate) fn error(code: &'static str, message: impl Into<Cow<'static, str>>) -
 
 /// ISO 3166-1 alpha-2 country code, upper case (`DE`, `IT`, `ES`).
 pub fn country_code(value: &str) -> Result<(), ValidationError> {
-    if value.len() == 2 && value.bytes().all(|b| b.is_ascii_uppercase()) && isocountry::CountryCode::for_alpha2(value).is_ok() {
+    if value.len() == 2
+        && value.bytes().all(|b| b.is_ascii_uppercase())
+        && isocountry::CountryCode::for_alpha2(value).is_ok()
+    {
         Ok(())
     } else {
-        Err(error("country_code", "must be an ISO 3166-1 alpha-2 country code in upper case, e.g. ES"))
+        Err(error(
+            "country_code",
+            "must be an ISO 3166-1 alpha-2 country code in upper case, e.g. ES",
+        ))
     }
 }
 
@@ -92,7 +114,10 @@ pub fn currency_code(value: &str) -> Result<(), ValidationError> {
     if value.len() == 3 && iso_currency::Currency::from_code(value).is_some() {
         Ok(())
     } else {
-        Err(error("currency_code", "must be an ISO 4217 currency code in upper case, e.g. EUR"))
+        Err(error(
+            "currency_code",
+            "must be an ISO 4217 currency code in upper case, e.g. EUR",
+        ))
     }
 }
 
@@ -106,13 +131,19 @@ pub fn e164_phone(value: &str) -> Result<(), ValidationError> {
     if ok {
         Ok(())
     } else {
-        Err(error("phone", "must be an international phone number, e.g. +34 912 345 678"))
+        Err(error(
+            "phone",
+            "must be an international phone number, e.g. +34 912 345 678",
+        ))
     }
 }
 
 /// Drops the separators people type in phone numbers (spaces, dots, dashes, parentheses).
 pub fn normalize_phone(value: &str) -> String {
-    value.chars().filter(|c| !matches!(c, ' ' | '.' | '-' | '(' | ')' | '\u{a0}')).collect()
+    value
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '.' | '-' | '(' | ')' | '\u{a0}'))
+        .collect()
 }
 
 /// A BCP 47 language tag of the simple kind CRMs use (`es`, `it`, `pt-BR`).
@@ -121,11 +152,15 @@ pub fn language_tag(value: &str) -> Result<(), ValidationError> {
     let primary_ok = parts
         .next()
         .is_some_and(|p| (2..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_lowercase()));
-    let rest_ok = parts.all(|p| (2..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()));
+    let rest_ok =
+        parts.all(|p| (2..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()));
     if primary_ok && rest_ok && value.len() <= 35 {
         Ok(())
     } else {
-        Err(error("language", "must be a BCP 47 language tag, e.g. es or pt-BR"))
+        Err(error(
+            "language",
+            "must be a BCP 47 language tag, e.g. es or pt-BR",
+        ))
     }
 }
 

@@ -12,7 +12,11 @@ use crate::config::Config;
 use crate::startup::{open_database, Application};
 
 #[derive(Debug, Parser)]
-#[command(name = "rapport", version, about = "Rapport: an open-source CRM backend")]
+#[command(
+    name = "rapport",
+    version,
+    about = "Rapport: an open-source CRM backend"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub config: Config,
@@ -107,7 +111,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn serve(config: &Config) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         let (app, admin_key) = Application::build(config)?;
         let base = format!("http://{}", public_addr(&config.bind, app.port));
@@ -127,7 +133,11 @@ fn serve(config: &Config) -> anyhow::Result<()> {
 
 fn public_addr(bind: &str, port: u16) -> String {
     let host = bind.rsplit_once(':').map(|(h, _)| h).unwrap_or("127.0.0.1");
-    let host = if host == "0.0.0.0" || host == "[::]" { "127.0.0.1" } else { host };
+    let host = if host == "0.0.0.0" || host == "[::]" {
+        "127.0.0.1"
+    } else {
+        host
+    };
     format!("{host}:{port}")
 }
 
@@ -135,24 +145,50 @@ fn keys(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
     let db = open_database(config)?;
     let mut conn = db.conn()?;
     match cmd {
-        KeysCommand::Create { name, scopes, expires_in_days } => {
+        KeysCommand::Create {
+            name,
+            scopes,
+            expires_in_days,
+        } => {
             let scopes = Scopes::parse_list(&scopes.replace(',', " "))
                 .map_err(|bad| anyhow::anyhow!("unknown scope `{bad}`"))?;
             anyhow::ensure!(!scopes.as_slice().is_empty(), "give at least one scope");
-            let expires = expires_in_days.map(|d| chrono::Utc::now() + chrono::Duration::days(i64::from(d)));
-            let (key, secret) = rapport_api::routes::api_keys::create(&mut conn, &name, &scopes, Some("cli"), expires)?;
+            let expires =
+                expires_in_days.map(|d| chrono::Utc::now() + chrono::Duration::days(i64::from(d)));
+            let (key, secret) = rapport_api::routes::api_keys::create(
+                &mut conn,
+                &name,
+                &scopes,
+                Some("cli"),
+                expires,
+            )?;
             println!("id:     {}\nscopes: {}\nsecret: {secret}\n(store the secret now: it is not shown again)", key.id, scopes.to_list());
         }
         KeysCommand::List { all } => {
             for k in rapport_store::api_keys::list(&mut conn, all)? {
                 let scopes: Vec<_> = k.scopes.iter().map(|s| s.as_str()).collect();
-                let state = if k.revoked_at.is_some() { "revoked" } else { "active" };
-                println!("{}  {}  {:8}  {}  [{}]", k.id, k.prefix, state, k.name, scopes.join(" "));
+                let state = if k.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{}  {}  {:8}  {}  [{}]",
+                    k.id,
+                    k.prefix,
+                    state,
+                    k.name,
+                    scopes.join(" ")
+                );
             }
         }
         KeysCommand::Revoke { id } => {
-            let key = rapport_store::api_keys::revoke(&mut conn, id, rapport_domain::now()).context("revoking")?;
-            println!("revoked {} ({}); servers stop accepting it within seconds", key.id, key.name);
+            let key = rapport_store::api_keys::revoke(&mut conn, id, rapport_domain::now())
+                .context("revoking")?;
+            println!(
+                "revoked {} ({}); servers stop accepting it within seconds",
+                key.id, key.name
+            );
         }
     }
     Ok(())
@@ -163,7 +199,8 @@ fn users(config: &Config, cmd: UsersCommand) -> anyhow::Result<()> {
     let mut conn = db.conn()?;
     match cmd {
         UsersCommand::Create { email, name, role } => {
-            let role = Role::parse(&role).ok_or_else(|| anyhow::anyhow!("unknown role `{role}`"))?;
+            let role =
+                Role::parse(&role).ok_or_else(|| anyhow::anyhow!("unknown role `{role}`"))?;
             let email = email.trim().to_lowercase();
             use validator::ValidateEmail;
             anyhow::ensure!(email.validate_email(), "`{email}` is not an e-mail address");
@@ -175,12 +212,28 @@ fn users(config: &Config, cmd: UsersCommand) -> anyhow::Result<()> {
                     line.trim_end_matches(['\r', '\n']).to_owned()
                 }
             };
-            anyhow::ensure!(password.chars().count() >= 12, "the password must be at least 12 characters");
+            anyhow::ensure!(
+                password.chars().count() >= 12,
+                "the password must be at least 12 characters"
+            );
             let hash = rapport_api::auth::hash_password(&password)?;
             let now = rapport_domain::now();
-            let user = User { id: rapport_domain::new_id(), email, name, role, created_at: now, updated_at: now, disabled_at: None };
+            let user = User {
+                id: rapport_domain::new_id(),
+                email,
+                name,
+                role,
+                created_at: now,
+                updated_at: now,
+                disabled_at: None,
+            };
             rapport_store::users::insert(&mut conn, &user, &hash)?;
-            println!("created user {} <{}> with role {}", user.id, user.email, role.as_str());
+            println!(
+                "created user {} <{}> with role {}",
+                user.id,
+                user.email,
+                role.as_str()
+            );
         }
     }
     Ok(())

@@ -6,28 +6,58 @@ use clap::{Args, ValueEnum};
 #[derive(Debug, Clone, Args)]
 pub struct Config {
     /// Database: `sqlite://PATH` (default, created if missing) or `postgres://USER@HOST/DB`.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://rapport.db", global = true)]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://rapport.db",
+        global = true
+    )]
     pub database_url: String,
 
     /// Address to listen on.
-    #[arg(long, env = "RAPPORT_BIND", default_value = "127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "RAPPORT_BIND",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
     pub bind: String,
 
     /// Secret for signing access tokens (HS256, at least 32 bytes). When unset, one is generated
     /// on first start and kept in the database, so every server on that database shares it.
-    #[arg(long, env = "RAPPORT_JWT_SECRET", hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        env = "RAPPORT_JWT_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
     pub jwt_secret: Option<String>,
 
     /// `iss` claim of access tokens.
-    #[arg(long, env = "RAPPORT_JWT_ISSUER", default_value = "rapport", global = true)]
+    #[arg(
+        long,
+        env = "RAPPORT_JWT_ISSUER",
+        default_value = "rapport",
+        global = true
+    )]
     pub jwt_issuer: String,
 
     /// `aud` claim of access tokens.
-    #[arg(long, env = "RAPPORT_JWT_AUDIENCE", default_value = "rapport-api", global = true)]
+    #[arg(
+        long,
+        env = "RAPPORT_JWT_AUDIENCE",
+        default_value = "rapport-api",
+        global = true
+    )]
     pub jwt_audience: String,
 
     /// Access token lifetime, seconds.
-    #[arg(long, env = "RAPPORT_ACCESS_TOKEN_TTL", default_value_t = 900, global = true)]
+    #[arg(
+        long,
+        env = "RAPPORT_ACCESS_TOKEN_TTL",
+        default_value_t = 900,
+        global = true
+    )]
     pub access_token_ttl: u64,
 
     /// Refresh token lifetime, seconds.
@@ -39,7 +69,12 @@ pub struct Config {
     pub log_format: LogFormat,
 
     /// Database connections per server process.
-    #[arg(long, env = "RAPPORT_DB_POOL_SIZE", default_value_t = 16, global = true)]
+    #[arg(
+        long,
+        env = "RAPPORT_DB_POOL_SIZE",
+        default_value_t = 16,
+        global = true
+    )]
     pub db_pool_size: u32,
 
     /// HTTP worker threads (0: one per core).

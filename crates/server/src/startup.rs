@@ -13,9 +13,16 @@ use crate::config::Config;
 
 /// Connects and applies pending migrations.
 pub fn open_database(config: &Config) -> anyhow::Result<Db> {
-    let options = PoolOptions { max_size: config.db_pool_size.max(1), ..PoolOptions::default() };
-    let db = Db::connect(&config.database_url, &options)
-        .with_context(|| format!("opening {}", rapport_store::db::DatabaseUrl::parse(&config.database_url).redacted()))?;
+    let options = PoolOptions {
+        max_size: config.db_pool_size.max(1),
+        ..PoolOptions::default()
+    };
+    let db = Db::connect(&config.database_url, &options).with_context(|| {
+        format!(
+            "opening {}",
+            rapport_store::db::DatabaseUrl::parse(&config.database_url).redacted()
+        )
+    })?;
     let ran = db.migrate().context("applying migrations")?;
     if ran > 0 {
         tracing::info!(migrations = ran, "applied migrations");
@@ -48,11 +55,17 @@ pub fn jwt_config(config: &Config, db: &Db) -> anyhow::Result<JwtConfig> {
 /// On a database with no API keys and no users, creates an admin key and returns its secret.
 pub fn bootstrap_admin_key(db: &Db) -> anyhow::Result<Option<String>> {
     let mut conn = db.conn()?;
-    if rapport_store::api_keys::count(&mut conn)? > 0 || rapport_store::users::count(&mut conn)? > 0 {
+    if rapport_store::api_keys::count(&mut conn)? > 0 || rapport_store::users::count(&mut conn)? > 0
+    {
         return Ok(None);
     }
-    let (_, secret) =
-        rapport_api::routes::api_keys::create(&mut conn, "bootstrap admin", &Scopes::new(vec![Scope::Admin]), Some("bootstrap"), None)?;
+    let (_, secret) = rapport_api::routes::api_keys::create(
+        &mut conn,
+        "bootstrap admin",
+        &Scopes::new(vec![Scope::Admin]),
+        Some("bootstrap"),
+        None,
+    )?;
     Ok(Some(secret))
 }
 
@@ -69,9 +82,13 @@ impl Application {
         let db = open_database(config)?;
         let jwt = jwt_config(config, &db)?;
         let admin_key = bootstrap_admin_key(&db)?;
-        let listener = TcpListener::bind(&config.bind).with_context(|| format!("binding {}", config.bind))?;
+        let listener =
+            TcpListener::bind(&config.bind).with_context(|| format!("binding {}", config.bind))?;
         let port = listener.local_addr()?.port();
-        let api_config = ApiConfig { metrics_public: config.metrics_public, workers: config.workers };
+        let api_config = ApiConfig {
+            metrics_public: config.metrics_public,
+            workers: config.workers,
+        };
         let state = AppState::new(db.clone(), jwt, api_config)?;
         let server = rapport_api::server(listener, state)?;
         Ok((Self { port, db, server }, admin_key))

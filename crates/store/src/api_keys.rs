@@ -27,7 +27,8 @@ struct Row {
 
 impl Row {
     fn into_domain(self) -> StoreResult<ApiKey> {
-        let scopes = Scopes::parse_list(&self.scopes).map_err(|s| StoreError::Corrupt(format!("unknown scope {s}")))?;
+        let scopes = Scopes::parse_list(&self.scopes)
+            .map_err(|s| StoreError::Corrupt(format!("unknown scope {s}")))?;
         Ok(ApiKey {
             id: self.id.0,
             name: self.name,
@@ -93,7 +94,10 @@ pub fn find_by_hash(conn: &mut DbConn, key_hash: &str) -> StoreResult<Option<Api
 }
 
 pub fn list(conn: &mut DbConn, include_revoked: bool) -> StoreResult<Vec<ApiKey>> {
-    let mut q = api_keys::table.select(Row::as_select()).order(api_keys::id.asc()).into_boxed();
+    let mut q = api_keys::table
+        .select(Row::as_select())
+        .order(api_keys::id.asc())
+        .into_boxed();
     if !include_revoked {
         q = q.filter(api_keys::revoked_at.is_null());
     }
@@ -106,13 +110,19 @@ pub fn count(conn: &mut DbConn) -> StoreResult<i64> {
 
 /// Revokes a key; revoking twice keeps the first time.
 pub fn revoke(conn: &mut DbConn, id: Uuid, at: DateTime<Utc>) -> StoreResult<ApiKey> {
-    diesel::update(api_keys::table.find(DbUuid(id)).filter(api_keys::revoked_at.is_null()))
-        .set(api_keys::revoked_at.eq(DbTime(at)))
-        .execute(conn)?;
+    diesel::update(
+        api_keys::table
+            .find(DbUuid(id))
+            .filter(api_keys::revoked_at.is_null()),
+    )
+    .set(api_keys::revoked_at.eq(DbTime(at)))
+    .execute(conn)?;
     get(conn, id)
 }
 
 pub fn touch(conn: &mut DbConn, id: Uuid, at: DateTime<Utc>) -> StoreResult<()> {
-    diesel::update(api_keys::table.find(DbUuid(id))).set(api_keys::last_used_at.eq(DbTime(at))).execute(conn)?;
+    diesel::update(api_keys::table.find(DbUuid(id)))
+        .set(api_keys::last_used_at.eq(DbTime(at)))
+        .execute(conn)?;
     Ok(())
 }

@@ -3,7 +3,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use rapport_domain::customer::{
-    AcquisitionChannel, Address, Customer, CustomerDraft, Demographics, Education, IncomeBand, LifecycleStage,
+    AcquisitionChannel, Address, Customer, CustomerDraft, Demographics, Education, IncomeBand,
+    LifecycleStage,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -51,8 +52,13 @@ fn from_json<T: serde::de::DeserializeOwned>(column: &str, v: DbJson) -> StoreRe
     serde_json::from_value(v.0).map_err(|e| StoreError::Corrupt(format!("customers.{column}: {e}")))
 }
 
-fn parse_enum<T>(column: &str, v: Option<String>, parse: fn(&str) -> Option<T>) -> StoreResult<Option<T>> {
-    v.map(|s| parse(&s).ok_or_else(|| StoreError::Corrupt(format!("customers.{column}: {s}")))).transpose()
+fn parse_enum<T>(
+    column: &str,
+    v: Option<String>,
+    parse: fn(&str) -> Option<T>,
+) -> StoreResult<Option<T>> {
+    v.map(|s| parse(&s).ok_or_else(|| StoreError::Corrupt(format!("customers.{column}: {s}"))))
+        .transpose()
 }
 
 impl Row {
@@ -83,9 +89,17 @@ impl Row {
             preferences: from_json("preferences", self.preferences)?,
             tags: from_json("tags", self.tags)?,
             custom_attributes: from_json("custom_attributes", self.custom_attributes)?,
-            acquisition_channel: parse_enum("acquisition_channel", self.acquisition_channel, AcquisitionChannel::parse)?,
-            lifecycle_stage: parse_enum("lifecycle_stage", Some(self.lifecycle_stage), LifecycleStage::parse)?
-                .unwrap_or_default(),
+            acquisition_channel: parse_enum(
+                "acquisition_channel",
+                self.acquisition_channel,
+                AcquisitionChannel::parse,
+            )?,
+            lifecycle_stage: parse_enum(
+                "lifecycle_stage",
+                Some(self.lifecycle_stage),
+                LifecycleStage::parse,
+            )?
+            .unwrap_or_default(),
         };
         Ok(Customer {
             id: self.id.0,
@@ -166,17 +180,25 @@ impl<'a> Fields<'a> {
 }
 
 fn replace_tags(conn: &mut DbConn, id: Uuid, tags: &[String]) -> QueryResult<()> {
-    diesel::delete(customer_tags::table.filter(customer_tags::customer_id.eq(DbUuid(id)))).execute(conn)?;
+    diesel::delete(customer_tags::table.filter(customer_tags::customer_id.eq(DbUuid(id))))
+        .execute(conn)?;
     for tag in tags {
         diesel::insert_into(customer_tags::table)
-            .values((customer_tags::customer_id.eq(DbUuid(id)), customer_tags::tag.eq(tag)))
+            .values((
+                customer_tags::customer_id.eq(DbUuid(id)),
+                customer_tags::tag.eq(tag),
+            ))
             .execute(conn)?;
     }
     Ok(())
 }
 
 /// Stores a new customer (already parsed) and returns it as stored.
-pub fn insert(conn: &mut DbConn, draft: &CustomerDraft, now: DateTime<Utc>) -> StoreResult<Customer> {
+pub fn insert(
+    conn: &mut DbConn,
+    draft: &CustomerDraft,
+    now: DateTime<Utc>,
+) -> StoreResult<Customer> {
     let id = rapport_domain::new_id();
     conn.transaction(|conn| {
         diesel::insert_into(customers::table)
@@ -234,7 +256,10 @@ pub fn update(
                 .filter(customers::version.eq(expected_version))
                 .filter(customers::archived_at.is_null()),
         )
-        .set((Fields::new(draft, now), customers::version.eq(expected_version + 1)))
+        .set((
+            Fields::new(draft, now),
+            customers::version.eq(expected_version + 1),
+        ))
         .execute(conn)?;
         if n == 1 {
             replace_tags(conn, id, &draft.tags)?;
@@ -249,7 +274,12 @@ pub fn update(
 }
 
 /// Archives (soft-deletes) a live customer, optionally guarded by version.
-pub fn archive(conn: &mut DbConn, id: Uuid, expected_version: Option<i64>, now: DateTime<Utc>) -> StoreResult<()> {
+pub fn archive(
+    conn: &mut DbConn,
+    id: Uuid,
+    expected_version: Option<i64>,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
     let mut q = diesel::update(customers::table)
         .filter(customers::id.eq(DbUuid(id)))
         .filter(customers::archived_at.is_null())
@@ -284,7 +314,8 @@ pub enum CustomerSort {
 }
 
 impl CustomerSort {
-    pub const NAMES: &'static [&'static str] = &["created_at", "-created_at", "updated_at", "-updated_at"];
+    pub const NAMES: &'static [&'static str] =
+        &["created_at", "-created_at", "updated_at", "-updated_at"];
 
     pub fn parse(value: &str) -> Option<Self> {
         Some(match value {
@@ -374,7 +405,9 @@ pub fn list(
         q = q.filter(customers::created_at.lt(DbTime(t)));
     }
 
-    let after = cursor.map(|c| Cursor::decode(c, sort.as_str())).transpose()?;
+    let after = cursor
+        .map(|c| Cursor::decode(c, sort.as_str()))
+        .transpose()?;
     let after = after
         .map(|c| {
             DateTime::parse_from_rfc3339(&c.k)
@@ -408,14 +441,24 @@ pub fn list(
     let mut rows = q.limit(limit + 1).load(conn)?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
-    let items = rows.into_iter().map(Row::into_domain).collect::<StoreResult<Vec<_>>>()?;
+    let items = rows
+        .into_iter()
+        .map(Row::into_domain)
+        .collect::<StoreResult<Vec<_>>>()?;
     let next_cursor = match items.last() {
         Some(last) if more => {
             let key = match sort {
                 CustomerSort::CreatedAsc | CustomerSort::CreatedDesc => last.created_at,
                 CustomerSort::UpdatedAsc | CustomerSort::UpdatedDesc => last.updated_at,
             };
-            Some(Cursor { s: sort.as_str().to_owned(), k: key.to_rfc3339(), id: last.id }.encode())
+            Some(
+                Cursor {
+                    s: sort.as_str().to_owned(),
+                    k: key.to_rfc3339(),
+                    id: last.id,
+                }
+                .encode(),
+            )
         }
         _ => None,
     };

@@ -48,10 +48,19 @@ pub struct DatabaseUrl {
 impl DatabaseUrl {
     pub fn parse(url: &str) -> Self {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Self { backend: Backend::Postgres, target: url.to_owned() }
+            Self {
+                backend: Backend::Postgres,
+                target: url.to_owned(),
+            }
         } else {
-            let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
-            Self { backend: Backend::Sqlite, target: path.to_owned() }
+            let path = url
+                .strip_prefix("sqlite://")
+                .or_else(|| url.strip_prefix("sqlite:"))
+                .unwrap_or(url);
+            Self {
+                backend: Backend::Sqlite,
+                target: path.to_owned(),
+            }
         }
     }
 
@@ -63,7 +72,12 @@ impl DatabaseUrl {
                 (Some(scheme_end), Some(at)) if at > scheme_end => {
                     let creds = &self.target[scheme_end + 3..at];
                     let user = creds.split(':').next().unwrap_or("");
-                    format!("{}{}:***{}", &self.target[..scheme_end + 3], user, &self.target[at..])
+                    format!(
+                        "{}{}:***{}",
+                        &self.target[..scheme_end + 3],
+                        user,
+                        &self.target[at..]
+                    )
                 }
                 _ => self.target.clone(),
             },
@@ -104,7 +118,8 @@ impl r2d2::ManageConnection for Manager {
     }
 
     fn is_valid(&self, conn: &mut DbConn) -> Result<(), ConnectionError> {
-        conn.ping().map_err(ConnectionError::CouldntSetupConfiguration)
+        conn.ping()
+            .map_err(ConnectionError::CouldntSetupConfiguration)
     }
 
     fn has_broken(&self, conn: &mut DbConn) -> bool {
@@ -124,7 +139,10 @@ pub struct PoolOptions {
 
 impl Default for PoolOptions {
     fn default() -> Self {
-        Self { max_size: 16, connection_timeout: Duration::from_secs(3) }
+        Self {
+            max_size: 16,
+            connection_timeout: Duration::from_secs(3),
+        }
     }
 }
 
@@ -141,7 +159,10 @@ impl Db {
         let url = DatabaseUrl::parse(url);
         // One direct connection first, so a wrong URL reports the database's own reason rather
         // than r2d2's generic time-out.
-        drop(url.connect().map_err(|e| StoreError::Connect(e.to_string()))?);
+        drop(
+            url.connect()
+                .map_err(|e| StoreError::Connect(e.to_string()))?,
+        );
         let backend = url.backend;
         let pool = r2d2::Pool::builder()
             .max_size(options.max_size)

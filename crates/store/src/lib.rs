@@ -48,9 +48,10 @@ impl StoreError {
     /// Maps unique violations to a named conflict; everything else stays a database error.
     pub(crate) fn unique(rule: &'static str) -> impl FnOnce(diesel::result::Error) -> StoreError {
         move |e| match e {
-            diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => {
-                StoreError::Conflict(rule)
-            }
+            diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            ) => StoreError::Conflict(rule),
             other => StoreError::Db(other),
         }
     }

@@ -32,8 +32,11 @@ impl Cursor {
     }
 
     pub fn decode(text: &str, sort: &str) -> Result<Self, StoreError> {
-        let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| StoreError::InvalidCursor)?;
-        let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)?;
+        let bytes = URL_SAFE_NO_PAD
+            .decode(text)
+            .map_err(|_| StoreError::InvalidCursor)?;
+        let cursor: Cursor =
+            serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)?;
         if cursor.s != sort {
             return Err(StoreError::InvalidCursor);
         }
@@ -47,7 +50,11 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_are_bound_to_their_sort() {
-        let c = Cursor { s: "-created_at".into(), k: "2026-01-01T00:00:00Z".into(), id: uuid::Uuid::now_v7() };
+        let c = Cursor {
+            s: "-created_at".into(),
+            k: "2026-01-01T00:00:00Z".into(),
+            id: uuid::Uuid::now_v7(),
+        };
         let text = c.encode();
         assert_eq!(Cursor::decode(&text, "-created_at").unwrap(), c);
         assert!(Cursor::decode(&text, "created_at").is_err());

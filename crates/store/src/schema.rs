@@ -127,4 +127,11 @@ diesel::table! {
 
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(customer_tags -> customers (customer_id));
-diesel::allow_tables_to_appear_in_same_query!(users, api_keys, refresh_tokens, customers, customer_tags, settings);
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    api_keys,
+    refresh_tokens,
+    customers,
+    customer_tags,
+    settings
+);

@@ -7,7 +7,11 @@ use crate::schema::settings;
 use crate::StoreResult;
 
 pub fn get(conn: &mut DbConn, key: &str) -> StoreResult<Option<String>> {
-    Ok(settings::table.find(key).select(settings::value).first(conn).optional()?)
+    Ok(settings::table
+        .find(key)
+        .select(settings::value)
+        .first(conn)
+        .optional()?)
 }
 
 /// Stores `value` under `key` unless a value is already there, and returns the stored one.
@@ -21,9 +25,10 @@ pub fn get_or_insert(conn: &mut DbConn, key: &str, value: &str) -> StoreResult<S
         .execute(conn);
     match inserted {
         Ok(_) => Ok(value.to_owned()),
-        Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
-            get(conn, key)?.ok_or(crate::StoreError::NotFound)
-        }
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => get(conn, key)?.ok_or(crate::StoreError::NotFound),
         Err(e) => Err(e.into()),
     }
 }

@@ -25,7 +25,8 @@ struct Row {
 
 impl Row {
     fn into_domain(self) -> StoreResult<(User, String)> {
-        let role = Role::parse(&self.role).ok_or_else(|| StoreError::Corrupt(format!("unknown role {}", self.role)))?;
+        let role = Role::parse(&self.role)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown role {}", self.role)))?;
         Ok((
             User {
                 id: self.id.0,
@@ -110,32 +111,43 @@ pub fn insert_refresh_token(
     Ok(())
 }
 
-pub fn find_refresh_token(conn: &mut DbConn, token_hash: &str) -> StoreResult<Option<RefreshToken>> {
-    let row: Option<(DbUuid, DbUuid, DbUuid, DbTime, Option<DbTime>, Option<DbTime>)> = refresh_tokens::table
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = refresh_tokens)]
+struct TokenRow {
+    id: DbUuid,
+    user_id: DbUuid,
+    family_id: DbUuid,
+    expires_at: DbTime,
+    used_at: Option<DbTime>,
+    revoked_at: Option<DbTime>,
+}
+
+pub fn find_refresh_token(
+    conn: &mut DbConn,
+    token_hash: &str,
+) -> StoreResult<Option<RefreshToken>> {
+    let row = refresh_tokens::table
         .filter(refresh_tokens::token_hash.eq(token_hash))
-        .select((
-            refresh_tokens::id,
-            refresh_tokens::user_id,
-            refresh_tokens::family_id,
-            refresh_tokens::expires_at,
-            refresh_tokens::used_at,
-            refresh_tokens::revoked_at,
-        ))
+        .select(TokenRow::as_select())
         .first(conn)
         .optional()?;
-    Ok(row.map(|(id, user_id, family_id, expires_at, used_at, revoked_at)| RefreshToken {
-        id: id.0,
-        user_id: user_id.0,
-        family_id: family_id.0,
-        expires_at: expires_at.0,
-        used_at: used_at.map(|t| t.0),
-        revoked_at: revoked_at.map(|t| t.0),
+    Ok(row.map(|r| RefreshToken {
+        id: r.id.0,
+        user_id: r.user_id.0,
+        family_id: r.family_id.0,
+        expires_at: r.expires_at.0,
+        used_at: r.used_at.map(|t| t.0),
+        revoked_at: r.revoked_at.map(|t| t.0),
     }))
 }
 
 /// Marks a token used, only if nobody used it first. Returns false when it lost that race
 /// (or was already used): the caller must then treat the token as replayed.
-pub fn mark_refresh_token_used(conn: &mut DbConn, id: Uuid, at: DateTime<Utc>) -> StoreResult<bool> {
+pub fn mark_refresh_token_used(
+    conn: &mut DbConn,
+    id: Uuid,
+    at: DateTime<Utc>,
+) -> StoreResult<bool> {
     let n = diesel::update(
         refresh_tokens::table
             .find(DbUuid(id))
@@ -148,7 +160,11 @@ pub fn mark_refresh_token_used(conn: &mut DbConn, id: Uuid, at: DateTime<Utc>) -
 }
 
 /// Revokes every token of a family (sign-out, or a replayed token: theft is assumed).
-pub fn revoke_refresh_family(conn: &mut DbConn, family_id: Uuid, at: DateTime<Utc>) -> StoreResult<usize> {
+pub fn revoke_refresh_family(
+    conn: &mut DbConn,
+    family_id: Uuid,
+    at: DateTime<Utc>,
+) -> StoreResult<usize> {
     Ok(diesel::update(
         refresh_tokens::table
             .filter(refresh_tokens::family_id.eq(DbUuid(family_id)))

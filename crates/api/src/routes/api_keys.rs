@@ -15,8 +15,16 @@ use crate::extract::JsonBody;
 use crate::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/api-keys").get(list_api_keys).post(create_api_key))
-        .service(web::resource("/api-keys/{id}").get(get_api_key).delete(revoke_api_key));
+    cfg.service(
+        web::resource("/api-keys")
+            .get(list_api_keys)
+            .post(create_api_key),
+    )
+    .service(
+        web::resource("/api-keys/{id}")
+            .get(get_api_key)
+            .delete(revoke_api_key),
+    );
 }
 
 /// A new API key.
@@ -62,24 +70,47 @@ pub async fn create_api_key(
     let mut errors = Vec::new();
     let name = body.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 100 {
-        errors.push(FieldError { field: "name".into(), code: "length".into(), message: "must be 1 to 100 characters".into() });
+        errors.push(FieldError {
+            field: "name".into(),
+            code: "length".into(),
+            message: "must be 1 to 100 characters".into(),
+        });
     }
     if body.scopes.is_empty() {
-        errors.push(FieldError { field: "scopes".into(), code: "required".into(), message: "give at least one scope".into() });
+        errors.push(FieldError {
+            field: "scopes".into(),
+            code: "required".into(),
+            message: "give at least one scope".into(),
+        });
     }
     let now = rapport_domain::now();
     if body.expires_at.is_some_and(|e| e <= now) {
-        errors.push(FieldError { field: "expires_at".into(), code: "not_in_past".into(), message: "must be in the future".into() });
+        errors.push(FieldError {
+            field: "expires_at".into(),
+            code: "not_in_past".into(),
+            message: "must be in the future".into(),
+        });
     }
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
     let created_by = auth.principal.subject.label();
     let (api_key, secret) = state
-        .run(move |conn| create(conn, &name, &Scopes::new(body.scopes), Some(&created_by), body.expires_at))
+        .run(move |conn| {
+            create(
+                conn,
+                &name,
+                &Scopes::new(body.scopes),
+                Some(&created_by),
+                body.expires_at,
+            )
+        })
         .await?;
     Ok(HttpResponse::Created()
-        .insert_header((actix_web::http::header::LOCATION, format!("/api/v1/api-keys/{}", api_key.id)))
+        .insert_header((
+            actix_web::http::header::LOCATION,
+            format!("/api/v1/api-keys/{}", api_key.id),
+        ))
         .json(CreatedApiKey { api_key, secret }))
 }
 
@@ -177,7 +208,9 @@ pub async fn revoke_api_key(
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
-    let key = state.run(move |conn| api_keys::revoke(conn, id, rapport_domain::now())).await?;
+    let key = state
+        .run(move |conn| api_keys::revoke(conn, id, rapport_domain::now()))
+        .await?;
     state.key_cache.evict_key(id);
     Ok(HttpResponse::Ok().json(key))
 }

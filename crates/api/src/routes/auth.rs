@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::auth::{hash_secret, issue_access_token, random_token, verify_password, Principal, Subject};
+use crate::auth::{
+    hash_secret, issue_access_token, random_token, verify_password, Principal, Subject,
+};
 use crate::error::{ApiError, ApiResult, Code, Problem};
 use crate::extract::JsonBody;
 use crate::AppState;
@@ -56,15 +58,29 @@ pub struct TokenResponse {
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn issue_token(state: web::Data<AppState>, JsonBody(body): JsonBody<TokenRequest>) -> ApiResult<HttpResponse> {
-    let refused = || ApiError::new(Code::Unauthorized, "wrong e-mail, password or refresh token");
+pub async fn issue_token(
+    state: web::Data<AppState>,
+    JsonBody(body): JsonBody<TokenRequest>,
+) -> ApiResult<HttpResponse> {
+    let refused = || {
+        ApiError::new(
+            Code::Unauthorized,
+            "wrong e-mail, password or refresh token",
+        )
+    };
     let (user, family) = match body {
         TokenRequest::Password { email, password } => {
             let email = email.trim().to_lowercase();
-            let found = state.run(move |conn| users::find_by_email(conn, &email)).await?;
+            let found = state
+                .run(move |conn| users::find_by_email(conn, &email))
+                .await?;
             // Verify on the blocking pool: argon2 takes tens of milliseconds by design.
             let ok = web::block(move || match found {
-                Some((user, hash)) if user.disabled_at.is_none() && verify_password(&password, &hash) => Some(user),
+                Some((user, hash))
+                    if user.disabled_at.is_none() && verify_password(&password, &hash) =>
+                {
+                    Some(user)
+                }
                 Some(_) => None,
                 None => {
                     // Same work for unknown e-mails, so timing does not reveal which exist.
@@ -80,7 +96,9 @@ pub async fn issue_token(state: web::Data<AppState>, JsonBody(body): JsonBody<To
             let now = rapport_domain::now();
             let user = state
                 .run(move |conn| {
-                    let Some(token) = users::find_refresh_token(conn, &hash)? else { return Ok(None) };
+                    let Some(token) = users::find_refresh_token(conn, &hash)? else {
+                        return Ok(None);
+                    };
                     if token.revoked_at.is_some() || token.expires_at <= now {
                         return Ok(None);
                     }
@@ -100,7 +118,8 @@ pub async fn issue_token(state: web::Data<AppState>, JsonBody(body): JsonBody<To
         }
     };
 
-    let access_token = issue_access_token(&state.jwt, user.id, user.role).map_err(ApiError::Internal)?;
+    let access_token =
+        issue_access_token(&state.jwt, user.id, user.role).map_err(ApiError::Internal)?;
     let refresh_token = random_token();
     let token = RefreshToken {
         id: Uuid::now_v7(),
@@ -111,15 +130,19 @@ pub async fn issue_token(state: web::Data<AppState>, JsonBody(body): JsonBody<To
         revoked_at: None,
     };
     let hash = hash_secret(&refresh_token);
-    state.run(move |conn| users::insert_refresh_token(conn, &token, &hash, rapport_domain::now())).await?;
+    state
+        .run(move |conn| users::insert_refresh_token(conn, &token, &hash, rapport_domain::now()))
+        .await?;
     state.metrics.tokens_issued.inc();
-    Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(TokenResponse {
-        access_token,
-        token_type: "Bearer",
-        expires_in: state.jwt.access_ttl.as_secs(),
-        refresh_token,
-        scope: user.role.scopes().to_list(),
-    }))
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: state.jwt.access_ttl.as_secs(),
+            refresh_token,
+            scope: user.role.scopes().to_list(),
+        }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -16,8 +16,16 @@ use crate::routes::Page;
 use crate::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/customers").get(list_customers).post(create_customer)).service(
-        web::resource("/customers/{id}").get(get_customer).patch(patch_customer).delete(delete_customer),
+    cfg.service(
+        web::resource("/customers")
+            .get(list_customers)
+            .post(create_customer),
+    )
+    .service(
+        web::resource("/customers/{id}")
+            .get(get_customer)
+            .patch(patch_customer)
+            .delete(delete_customer),
     );
 }
 
@@ -46,10 +54,15 @@ pub async fn create_customer(
 ) -> ApiResult<HttpResponse> {
     let draft = draft.parse()?;
     let now = rapport_domain::now();
-    let customer = state.run(move |conn| customers::insert(conn, &draft, now)).await?;
+    let customer = state
+        .run(move |conn| customers::insert(conn, &draft, now))
+        .await?;
     state.metrics.customers_created.inc();
     let mut res = HttpResponse::Created();
-    res.insert_header((header::LOCATION, format!("/api/v1/customers/{}", customer.id)));
+    res.insert_header((
+        header::LOCATION,
+        format!("/api/v1/customers/{}", customer.id),
+    ));
     Ok(with_etag(res, &customer))
 }
 
@@ -73,16 +86,24 @@ pub async fn get_customer(
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
-    let customer = state.run(move |conn| customers::get(conn, id)).await.map_err(not_found)?;
+    let customer = state
+        .run(move |conn| customers::get(conn, id))
+        .await
+        .map_err(not_found)?;
     if if_none_match(&req, customer.version) {
-        return Ok(HttpResponse::NotModified().insert_header((header::ETAG, etag(customer.version))).finish());
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag(customer.version)))
+            .finish());
     }
     Ok(with_etag(HttpResponse::Ok(), &customer))
 }
 
 fn not_found(e: ApiError) -> ApiError {
     match e {
-        ApiError::Client { code: Code::NotFound, .. } => ApiError::not_found("customer"),
+        ApiError::Client {
+            code: Code::NotFound,
+            ..
+        } => ApiError::not_found("customer"),
         other => other,
     }
 }
@@ -141,8 +162,12 @@ pub async fn list_customers(
         return Err(bad("limit must be between 1 and 200".into()));
     }
     let sort_name = q.sort.as_deref().unwrap_or("-created_at");
-    let sort = CustomerSort::parse(sort_name)
-        .ok_or_else(|| bad(format!("sort must be one of {}", CustomerSort::NAMES.join(", "))))?;
+    let sort = CustomerSort::parse(sort_name).ok_or_else(|| {
+        bad(format!(
+            "sort must be one of {}",
+            CustomerSort::NAMES.join(", ")
+        ))
+    })?;
     if q.q.as_ref().is_some_and(|t| t.chars().count() > 100) {
         return Err(bad("q must be at most 100 characters".into()));
     }
@@ -158,8 +183,13 @@ pub async fn list_customers(
         include_archived: q.include_archived.unwrap_or(false),
     };
     let cursor = q.cursor;
-    let page = state.run(move |conn| customers::list(conn, &filter, sort, cursor.as_deref(), limit)).await?;
-    Ok(HttpResponse::Ok().json(Page { data: page.items, next_cursor: page.next_cursor }))
+    let page = state
+        .run(move |conn| customers::list(conn, &filter, sort, cursor.as_deref(), limit))
+        .await?;
+    Ok(HttpResponse::Ok().json(Page {
+        data: page.items,
+        next_cursor: page.next_cursor,
+    }))
 }
 
 /// Change a customer with a JSON merge patch (RFC 7396). `If-Match` guards against lost updates.
@@ -196,27 +226,46 @@ pub async fn patch_customer(
     // Optimistic concurrency: read, merge, write guarded by the version read. Without If-Match a
     // concurrent change is merged again (a few times) instead of being overwritten.
     for _ in 0..5 {
-        let current = state.run(move |conn| customers::get(conn, id)).await.map_err(not_found)?;
+        let current = state
+            .run(move |conn| customers::get(conn, id))
+            .await
+            .map_err(not_found)?;
         if current.archived_at.is_some() {
-            return Err(ApiError::new(Code::Conflict, "the customer is archived and can no longer be changed"));
+            return Err(ApiError::new(
+                Code::Conflict,
+                "the customer is archived and can no longer be changed",
+            ));
         }
         if expected.is_some_and(|v| v != current.version) {
-            return Err(ApiError::new(Code::PreconditionFailed, "If-Match does not match the current entity tag"));
+            return Err(ApiError::new(
+                Code::PreconditionFailed,
+                "If-Match does not match the current entity tag",
+            ));
         }
-        let mut doc = serde_json::to_value(&current.draft).map_err(|e| ApiError::Internal(e.into()))?;
+        let mut doc =
+            serde_json::to_value(&current.draft).map_err(|e| ApiError::Internal(e.into()))?;
         merge_patch(&mut doc, &patch);
         let bytes = serde_json::to_vec(&doc).map_err(|e| ApiError::Internal(e.into()))?;
         let draft: CustomerDraft = parse_json(&bytes)?;
         let draft = draft.parse()?;
         let version = current.version;
         let now = rapport_domain::now();
-        match state.run(move |conn| customers::update(conn, id, version, &draft, now)).await {
+        match state
+            .run(move |conn| customers::update(conn, id, version, &draft, now))
+            .await
+        {
             Ok(updated) => return Ok(with_etag(HttpResponse::Ok(), &updated)),
-            Err(ApiError::Client { code: Code::PreconditionFailed, .. }) if expected.is_none() => continue,
+            Err(ApiError::Client {
+                code: Code::PreconditionFailed,
+                ..
+            }) if expected.is_none() => continue,
             Err(e) => return Err(not_found(e)),
         }
     }
-    Err(ApiError::new(Code::Conflict, "the customer is being changed concurrently; retry"))
+    Err(ApiError::new(
+        Code::Conflict,
+        "the customer is being changed concurrently; retry",
+    ))
 }
 
 /// Archive (delete) a customer. It disappears from lists but can still be read by id.
@@ -251,4 +300,3 @@ pub async fn delete_customer(
     state.metrics.customers_archived.inc();
     Ok(HttpResponse::NoContent().finish())
 }
-

@@ -32,7 +32,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 async fn page() -> HttpResponse {
-    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(PAGE)
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(PAGE)
 }
 
 async fn bundle() -> HttpResponse {
@@ -50,5 +52,7 @@ async fn css() -> HttpResponse {
 }
 
 async fn openapi_json(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().content_type("application/json").body(state.openapi_json.clone())
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(state.openapi_json.clone())
 }

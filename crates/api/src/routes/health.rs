@@ -54,6 +54,11 @@ pub async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> ApiResult<
     let (in_use, idle) = state.db.pool_state();
     state.metrics.pool_in_use.set(i64::from(in_use));
     state.metrics.pool_idle.set(i64::from(idle));
-    state.metrics.pool_max.set(i64::from(state.db.pool_max_size()));
-    Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(state.metrics.render()))
+    state
+        .metrics
+        .pool_max
+        .set(i64::from(state.db.pool_max_size()));
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.render()))
 }

@@ -1,0 +1,241 @@
+//! `TestApp`: one application per test, on its own database, and a client for it.
+//!
+//! PostgreSQL cases create a uniquely named database on the local server
+//! (`RAPPORT_TEST_PG_URL`, default `postgres://postgres@127.0.0.1:5432/postgres`) and drop it
+//! afterwards. When no server answers they print that they were skipped, unless
+//! `RAPPORT_REQUIRE_POSTGRES=1`, when they fail.
+
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use rapport::config::Config;
+use rapport::startup::Application;
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs a test body on both backends: `both_backends! { async fn name(app) { … } }`.
+macro_rules! both_backends {
+    ($(async fn $name:ident($app:ident) $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            use $crate::helpers::{Backend, TestApp};
+
+            async fn case($app: TestApp) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                case(TestApp::spawn(Backend::Sqlite).await.expect("sqlite app")).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = TestApp::spawn(Backend::Postgres).await {
+                    case(app).await;
+                }
+            }
+        }
+    )*};
+}
+pub(crate) use both_backends;
+
+enum Cleanup {
+    SqliteFile(std::path::PathBuf),
+    PgDatabase { admin_url: String, name: String },
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        match self {
+            Cleanup::SqliteFile(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+            Cleanup::PgDatabase { admin_url, name } => {
+                if let Ok(mut conn) = PgConnection::establish(admin_url) {
+                    let _ = diesel::sql_query(format!(
+                        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                    ))
+                    .execute(&mut conn);
+                }
+            }
+        }
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    /// An admin API key.
+    pub admin_key: String,
+    pub db: rapport_store::Db,
+    handle: actix_web::dev::ServerHandle,
+    _cleanup: Cleanup,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Stop accepting; the runtime ends the server with the test.
+        drop(self.handle.stop(false));
+    }
+}
+
+fn pg_admin_url() -> String {
+    std::env::var("RAPPORT_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn require_postgres() -> bool {
+    std::env::var("RAPPORT_REQUIRE_POSTGRES")
+        .is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
+}
+
+/// A fresh, empty database URL, or `None` (skip) when PostgreSQL is not reachable.
+fn fresh_database(backend: Backend) -> Option<(String, Cleanup)> {
+    let name = format!("rapport_test_{}", uuid::Uuid::now_v7().simple());
+    match backend {
+        Backend::Sqlite => {
+            let path = std::env::temp_dir().join(format!("{name}.db"));
+            Some((
+                format!("sqlite://{}", path.display()),
+                Cleanup::SqliteFile(path),
+            ))
+        }
+        Backend::Postgres => {
+            let admin_url = pg_admin_url();
+            let mut conn = match PgConnection::establish(&admin_url) {
+                Ok(c) => c,
+                Err(e) if !require_postgres() => {
+                    eprintln!("skipped: PostgreSQL not reachable at {admin_url} ({e}); set RAPPORT_REQUIRE_POSTGRES=1 to fail instead");
+                    return None;
+                }
+                Err(e) => panic!("RAPPORT_REQUIRE_POSTGRES=1 but PostgreSQL is not reachable at {admin_url}: {e}"),
+            };
+            diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
+                .execute(&mut conn)
+                .expect("create test database");
+            let (head, _) = admin_url.rsplit_once('/').expect("database URL has a path");
+            Some((
+                format!("{head}/{name}"),
+                Cleanup::PgDatabase { admin_url, name },
+            ))
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        let (url, cleanup) = fresh_database(backend)?;
+        let config = Config::for_database(&url);
+        let (app, admin_key) = Application::build(&config).expect("application builds");
+        let admin_key = admin_key.expect("a fresh database gets a bootstrap admin key");
+        let base = format!("http://127.0.0.1:{}", app.port);
+        let db = app.db.clone();
+        let handle = app.handle();
+        tokio::spawn(app.run_until_stopped());
+        Some(TestApp {
+            base,
+            client: reqwest::Client::new(),
+            admin_key,
+            db,
+            handle,
+            _cleanup: cleanup,
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// A request with no credentials.
+    pub fn anon(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
+    /// A request authenticated with `token`.
+    pub fn with(&self, token: &str, method: Method, path: &str) -> RequestBuilder {
+        self.anon(method, path).bearer_auth(token)
+    }
+
+    /// A request as admin.
+    pub fn admin(&self, method: Method, path: &str) -> RequestBuilder {
+        self.with(&self.admin_key, method, path)
+    }
+
+    pub async fn create_customer(&self, body: Value) -> Value {
+        let res = self
+            .admin(Method::POST, "/api/v1/customers")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED, "creating {body}");
+        res.json().await.unwrap()
+    }
+
+    /// Creates an API key with these scopes and returns its secret.
+    pub async fn key_with(&self, scopes: &[&str]) -> String {
+        let res = self
+            .admin(Method::POST, "/api/v1/api-keys")
+            .json(&serde_json::json!({"name": "test", "scopes": scopes}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let body: Value = res.json().await.unwrap();
+        body["secret"].as_str().unwrap().to_owned()
+    }
+
+    /// Everything stored about customers, for "nothing was written" checks.
+    pub fn customers_snapshot(&self) -> Vec<(i64, String)> {
+        use diesel::{ExpressionMethods, QueryDsl};
+        use rapport_store::schema::customers::dsl::*;
+        let mut conn = self.db.conn().unwrap();
+        customers
+            .select((version, search_text))
+            .order(search_text.asc())
+            .load(&mut *conn)
+            .unwrap()
+    }
+
+    pub fn jwt_secret(&self) -> String {
+        let mut conn = self.db.conn().unwrap();
+        rapport_store::settings::get(&mut conn, "jwt_secret")
+            .unwrap()
+            .unwrap()
+    }
+}
+
+/// Asserts an RFC 9457 problem with this status and code; returns the body.
+pub async fn assert_problem(res: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(res.status(), status, "status");
+    let ct = res
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    assert!(
+        ct.starts_with("application/problem+json"),
+        "content type was {ct:?}"
+    );
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["status"], status.as_u16(), "{body}");
+    assert_eq!(body["code"], code, "{body}");
+    assert!(
+        body["type"]
+            .as_str()
+            .unwrap()
+            .starts_with("urn:rapport:problem:"),
+        "{body}"
+    );
+    assert!(
+        body["title"].is_string() && body["detail"].is_string(),
+        "{body}"
+    );
+    body
+}

@@ -36,3 +36,15 @@ async fn the_served_document_is_the_generated_one() {
         .unwrap();
     assert_eq!(served, rapport_api::openapi::document_json());
 }
+
+#[test]
+fn every_schema_reference_in_the_document_resolves() {
+    let doc: serde_json::Value =
+        serde_json::from_str(&rapport_api::openapi::document_json()).unwrap();
+    let text = doc.to_string();
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for part in text.split("\"#/components/schemas/").skip(1) {
+        let name = part.split('"').next().unwrap();
+        assert!(schemas.contains_key(name), "dangling reference to {name}");
+    }
+}

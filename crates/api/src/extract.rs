@@ -165,7 +165,7 @@ pub fn if_match(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
     let text = raw
         .to_str()
         .map_err(|_| ApiError::new(Code::PreconditionFailed, "If-Match is not valid text"))?;
-    if text.trim() == "*" {
+    if text.trim() == "*" || text.trim().is_empty() {
         return Ok(None);
     }
     let first = text.split(',').next().unwrap_or("").trim();

@@ -34,7 +34,7 @@ as `cursor`. Authenticate with `Authorization: Bearer <JWT>` (staff, from `/api/
         routes::customers::patch_customer,
         routes::customers::delete_customer,
     ),
-    components(schemas(crate::error::Problem, rapport_domain::FieldError)),
+    components(schemas(crate::error::Problem, rapport_domain::FieldError, routes::customers::SortParam)),
     modifiers(&Security),
     tags(
         (name = "customers", description = "Customers: identity, contact, demographics, preferences, lifecycle"),

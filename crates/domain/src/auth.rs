@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 macro_rules! scopes {
     ($($variant:ident => $name:literal: $doc:literal),* $(,)?) => {
         /// A permission carried by an API key or granted by a staff role.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         pub enum Scope {
             $(#[doc = $doc] #[serde(rename = $name)] $variant,)*
         }
@@ -44,6 +44,22 @@ scopes! {
     CampaignsWrite => "campaigns:write": "Manage campaigns and segments.",
     AnalyticsRead => "analytics:read": "Run segmentation, CLV and attribution.",
 }
+
+// Written by hand: the derive does not see the names the macro gives to serde.
+impl utoipa::PartialSchema for Scope {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(Scope::ALL.iter().map(|s| s.as_str())))
+            .description(Some(
+                "A permission: `resource:action`, or `admin` for everything.",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Scope {}
 
 impl std::fmt::Display for Scope {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

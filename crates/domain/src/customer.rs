@@ -95,7 +95,7 @@ pub struct Address {
     pub postal_code: Option<String>,
     /// ISO 3166-1 alpha-2, e.g. `ES`.
     #[validate(custom(function = "validation::country_code"))]
-    #[schema(example = "ES")]
+    #[schema(example = "ES", pattern = "^[A-Za-z]{2}$")]
     pub country: Option<String>,
 }
 
@@ -109,6 +109,7 @@ pub struct Demographics {
     pub education: Option<Education>,
     /// People in the household, 1 to 20.
     #[validate(range(min = 1, max = 20))]
+    #[schema(minimum = 1, maximum = 20)]
     pub household_size: Option<i32>,
 }
 
@@ -121,6 +122,7 @@ pub struct Preferences {
     pub language: Option<String>,
     /// ISO 4217 currency code, e.g. `EUR`.
     #[validate(custom(function = "validation::currency_code"))]
+    #[schema(example = "EUR", pattern = "^[A-Za-z]{3}$")]
     pub currency: Option<String>,
     pub channel: Option<Channel>,
     /// Product categories the customer prefers.
@@ -135,16 +137,21 @@ pub struct Preferences {
 #[validate(schema(function = "identifiable"))]
 pub struct CustomerDraft {
     #[validate(length(max = 100))]
+    #[schema(max_length = 100)]
     pub given_name: Option<String>,
     #[validate(length(max = 100))]
+    #[schema(max_length = 100)]
     pub family_name: Option<String>,
     /// Primary e-mail address; stored in lower case.
     #[validate(email, length(max = 254))]
-    #[schema(example = "ana.garcia@example.com")]
+    #[schema(example = "ana.garcia@example.com", format = Email, max_length = 254)]
     pub email: Option<String>,
     /// Primary phone in E.164; separators are dropped on input.
     #[validate(custom(function = "validation::e164_phone"))]
-    #[schema(example = "+34912345678")]
+    #[schema(
+        example = "+34912345678",
+        pattern = "^\\+[ .()-]*[1-9]([ .()-]*[0-9]){6,14}[ .()-]*$"
+    )]
     pub phone: Option<String>,
     #[serde(default)]
     #[validate(length(max = 10), custom(function = "emails"))]
@@ -182,8 +189,8 @@ pub struct CustomerDraft {
     pub lifecycle_stage: LifecycleStage,
 }
 
-/// A stored customer.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+/// A stored customer: the draft's fields plus identity, timestamps and version.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Customer {
     pub id: Uuid,
     #[serde(flatten)]
@@ -194,6 +201,49 @@ pub struct Customer {
     pub archived_at: Option<DateTime<Utc>>,
     /// Increases on every change; the `ETag` is derived from it.
     pub version: i64,
+}
+
+/// The fields a stored customer adds to its draft (for the schema only).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct CustomerMeta {
+    id: Uuid,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    archived_at: Option<DateTime<Utc>>,
+    version: i64,
+}
+
+// Written by hand so the document shows one flat object: the derive would give
+// `allOf [CustomerDraft, …]`, and the draft forbids additional properties.
+impl utoipa::PartialSchema for Customer {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::Schema;
+        use utoipa::openapi::RefOr;
+        let draft = <CustomerDraft as utoipa::PartialSchema>::schema();
+        let meta = <CustomerMeta as utoipa::PartialSchema>::schema();
+        match (draft, meta) {
+            (RefOr::T(Schema::Object(mut d)), RefOr::T(Schema::Object(m))) => {
+                d.additional_properties = None;
+                d.description = Some("A stored customer.".into());
+                d.properties.extend(m.properties);
+                d.required.extend(m.required);
+                RefOr::T(Schema::Object(d))
+            }
+            (d, _) => d,
+        }
+    }
+}
+
+impl ToSchema for Customer {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        <CustomerDraft as ToSchema>::schemas(schemas);
+    }
 }
 
 impl CustomerDraft {

@@ -32,8 +32,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKey {
     /// What the key is for, e.g. "Shop integration".
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: String,
     /// At least one scope.
+    #[schema(min_items = 1)]
     pub scopes: Vec<Scope>,
     /// Optional expiry, in the future.
     pub expires_at: Option<DateTime<Utc>>,

@@ -26,7 +26,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// Either a password sign-in or a refresh.
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(tag = "grant_type", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(tag = "grant_type", rename_all = "snake_case")]
 pub enum TokenRequest {
     Password { email: String, password: String },
     RefreshToken { refresh_token: String },

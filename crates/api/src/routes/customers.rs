@@ -108,6 +108,30 @@ fn not_found(e: ApiError) -> ApiError {
     }
 }
 
+/// Sort orders of the customer list.
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
+pub enum SortParam {
+    #[serde(rename = "created_at")]
+    CreatedAt,
+    #[serde(rename = "-created_at")]
+    CreatedAtDesc,
+    #[serde(rename = "updated_at")]
+    UpdatedAt,
+    #[serde(rename = "-updated_at")]
+    UpdatedAtDesc,
+}
+
+impl From<SortParam> for CustomerSort {
+    fn from(p: SortParam) -> Self {
+        match p {
+            SortParam::CreatedAt => CustomerSort::CreatedAsc,
+            SortParam::CreatedAtDesc => CustomerSort::CreatedDesc,
+            SortParam::UpdatedAt => CustomerSort::UpdatedAsc,
+            SortParam::UpdatedAtDesc => CustomerSort::UpdatedDesc,
+        }
+    }
+}
+
 /// Query parameters of the customer list.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -130,8 +154,8 @@ pub struct ListCustomersQuery {
     pub created_before: Option<DateTime<Utc>>,
     /// Include archived customers (default false).
     pub include_archived: Option<bool>,
-    /// `created_at`, `-created_at` (default), `updated_at` or `-updated_at`.
-    pub sort: Option<String>,
+    /// Order: `-created_at` (default, newest first), `created_at`, `-updated_at`, `updated_at`.
+    pub sort: Option<SortParam>,
     /// Page size, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
@@ -161,28 +185,27 @@ pub async fn list_customers(
     if !(1..=200).contains(&limit) {
         return Err(bad("limit must be between 1 and 200".into()));
     }
-    let sort_name = q.sort.as_deref().unwrap_or("-created_at");
-    let sort = CustomerSort::parse(sort_name).ok_or_else(|| {
-        bad(format!(
-            "sort must be one of {}",
-            CustomerSort::NAMES.join(", ")
-        ))
-    })?;
+    let sort = q
+        .sort
+        .map(CustomerSort::from)
+        .unwrap_or(CustomerSort::CreatedDesc);
     if q.q.as_ref().is_some_and(|t| t.chars().count() > 100) {
         return Err(bad("q must be at most 100 characters".into()));
     }
+    // An empty parameter (`?city=`) filters nothing, as browsers' forms send it.
+    let given = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
     let filter = CustomerFilter {
-        q: q.q.filter(|t| !t.trim().is_empty()),
-        email: q.email,
-        tag: q.tag,
-        city: q.city,
-        country: q.country,
+        q: given(q.q),
+        email: given(q.email),
+        tag: given(q.tag),
+        city: given(q.city),
+        country: given(q.country),
         lifecycle_stage: q.lifecycle_stage,
         created_after: q.created_after,
         created_before: q.created_before,
         include_archived: q.include_archived.unwrap_or(false),
     };
-    let cursor = q.cursor;
+    let cursor = given(q.cursor);
     let page = state
         .run(move |conn| customers::list(conn, &filter, sort, cursor.as_deref(), limit))
         .await?;

@@ -265,12 +265,11 @@ async fn verify_api_key(db: &Db, cache: &KeyCache, secret: &str) -> Result<Princ
     let db = db.clone();
     let lookup_hash = hash.clone();
     let found = web::block(move || {
-        let mut conn = db.conn()?;
-        let key = rapport_store::api_keys::find_by_hash(&mut conn, &lookup_hash)?;
+        let key = rapport_store::api_keys::find_by_hash(&mut *db.conn()?, &lookup_hash)?;
         if let Some(k) = &key {
             if k.revoked_at.is_none() {
                 // Last use is recorded once per cache period, not on every request.
-                rapport_store::api_keys::touch(&mut conn, k.id, rapport_domain::now())?;
+                db.write(|conn| rapport_store::api_keys::touch(conn, k.id, rapport_domain::now()))?;
             }
         }
         Ok::<_, rapport_store::StoreError>(key)

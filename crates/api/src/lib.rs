@@ -76,6 +76,17 @@ impl AppState {
         .await?;
         result.map_err(ApiError::from)
     }
+
+    /// Like [`AppState::run`], for work that writes (queued per process on SQLite).
+    pub async fn run_write<T, F>(&self, f: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, StoreError> + Send + 'static,
+    {
+        let db = self.db.clone();
+        let result = web::block(move || db.write(f)).await?;
+        result.map_err(ApiError::from)
+    }
 }
 
 /// All routes, for `App::configure`.

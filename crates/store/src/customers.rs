@@ -419,13 +419,18 @@ pub fn list(
     macro_rules! keyset {
         ($col:expr, asc) => {{
             if let Some((k, id)) = after {
-                q = q.filter($col.gt(k).or($col.eq(k).and(customers::id.gt(id))));
+                // The leading `>=` is what lets the (col, id) index seek; the rest is exact.
+                q = q
+                    .filter($col.ge(k))
+                    .filter($col.gt(k).or(customers::id.gt(id)));
             }
             q = q.order(($col.asc(), customers::id.asc()));
         }};
         ($col:expr, desc) => {{
             if let Some((k, id)) = after {
-                q = q.filter($col.lt(k).or($col.eq(k).and(customers::id.lt(id))));
+                q = q
+                    .filter($col.le(k))
+                    .filter($col.lt(k).or(customers::id.lt(id)));
             }
             q = q.order(($col.desc(), customers::id.desc()));
         }};

@@ -98,7 +98,7 @@ pub async fn create_api_key(
     }
     let created_by = auth.principal.subject.label();
     let (api_key, secret) = state
-        .run(move |conn| {
+        .run_write(move |conn| {
             create(
                 conn,
                 &name,
@@ -211,7 +211,7 @@ pub async fn revoke_api_key(
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let key = state
-        .run(move |conn| api_keys::revoke(conn, id, rapport_domain::now()))
+        .run_write(move |conn| api_keys::revoke(conn, id, rapport_domain::now()))
         .await?;
     state.key_cache.evict_key(id);
     Ok(HttpResponse::Ok().json(key))

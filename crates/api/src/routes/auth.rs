@@ -95,7 +95,7 @@ pub async fn issue_token(
             let hash = hash_secret(&refresh_token);
             let now = rapport_domain::now();
             let user = state
-                .run(move |conn| {
+                .run_write(move |conn| {
                     let Some(token) = users::find_refresh_token(conn, &hash)? else {
                         return Ok(None);
                     };
@@ -131,7 +131,9 @@ pub async fn issue_token(
     };
     let hash = hash_secret(&refresh_token);
     state
-        .run(move |conn| users::insert_refresh_token(conn, &token, &hash, rapport_domain::now()))
+        .run_write(move |conn| {
+            users::insert_refresh_token(conn, &token, &hash, rapport_domain::now())
+        })
         .await?;
     state.metrics.tokens_issued.inc();
     Ok(HttpResponse::Ok()
@@ -172,7 +174,7 @@ pub async fn revoke_token(
     let hash = hash_secret(&body.refresh_token);
     let caller = principal.subject;
     state
-        .run(move |conn| {
+        .run_write(move |conn| {
             if let Some(token) = users::find_refresh_token(conn, &hash)? {
                 // Users may revoke only their own tokens; admins (API keys or users) any.
                 let own = caller == Subject::User(token.user_id);

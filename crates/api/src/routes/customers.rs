@@ -55,7 +55,7 @@ pub async fn create_customer(
     let draft = draft.parse()?;
     let now = rapport_domain::now();
     let customer = state
-        .run(move |conn| customers::insert(conn, &draft, now))
+        .run_write(move |conn| customers::insert(conn, &draft, now))
         .await?;
     state.metrics.customers_created.inc();
     let mut res = HttpResponse::Created();
@@ -274,7 +274,7 @@ pub async fn patch_customer(
         let version = current.version;
         let now = rapport_domain::now();
         match state
-            .run(move |conn| customers::update(conn, id, version, &draft, now))
+            .run_write(move |conn| customers::update(conn, id, version, &draft, now))
             .await
         {
             Ok(updated) => return Ok(with_etag(HttpResponse::Ok(), &updated)),
@@ -317,7 +317,7 @@ pub async fn delete_customer(
     let expected = if_match(&req)?;
     let now = rapport_domain::now();
     state
-        .run(move |conn| customers::archive(conn, id, expected, now))
+        .run_write(move |conn| customers::archive(conn, id, expected, now))
         .await
         .map_err(not_found)?;
     state.metrics.customers_archived.inc();

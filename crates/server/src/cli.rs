@@ -38,6 +38,9 @@ pub enum Command {
     /// Manage staff users.
     #[command(subcommand)]
     Users(UsersCommand),
+    /// Segmentation, CLV and attribution on CSV files (no database needed).
+    #[command(subcommand)]
+    Analytics(crate::analytics_cmd::AnalyticsCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -107,6 +110,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Keys(cmd) => keys(&config, cmd),
         Command::Users(cmd) => users(&config, cmd),
+        Command::Analytics(cmd) => crate::analytics_cmd::run(cmd),
     }
 }
 

@@ -2,6 +2,7 @@
 //! calls [`cli::main`]; tests build the same [`startup::Application`] on port 0.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod analytics_cmd;
 pub mod cli;
 pub mod config;
 pub mod startup;

@@ -269,7 +269,10 @@ async fn verify_api_key(db: &Db, cache: &KeyCache, secret: &str) -> Result<Princ
         if let Some(k) = &key {
             if k.revoked_at.is_none() {
                 // Last use is recorded once per cache period, not on every request.
-                db.write(|conn| rapport_store::api_keys::touch(conn, k.id, rapport_domain::now()))?;
+                let id = k.id;
+                db.write(move |conn| {
+                    rapport_store::api_keys::touch(conn, id, rapport_domain::now())
+                })?;
             }
         }
         Ok::<_, rapport_store::StoreError>(key)

@@ -77,15 +77,29 @@ impl AppState {
         result.map_err(ApiError::from)
     }
 
-    /// Like [`AppState::run`], for work that writes (queued per process on SQLite).
+    /// Like [`AppState::run`], for work that writes: in one transaction, and on SQLite through
+    /// the group-committing writer thread (no blocking thread is held while it waits).
     pub async fn run_write<T, F>(&self, f: F) -> ApiResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut DbConn) -> Result<T, StoreError> + Send + 'static,
     {
-        let db = self.db.clone();
-        let result = web::block(move || db.write(f)).await?;
-        result.map_err(ApiError::from)
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let done = move |r: Result<T, StoreError>| {
+            let _ = tx.send(r);
+        };
+        match self.db.submit_write(f, done) {
+            None => rx
+                .await
+                .map_err(|_| ApiError::Unavailable(anyhow::anyhow!("the writer thread stopped")))?
+                .map_err(ApiError::from),
+            Some((f, _)) => {
+                let db = self.db.clone();
+                web::block(move || db.write(f))
+                    .await?
+                    .map_err(ApiError::from)
+            }
+        }
     }
 }
 

@@ -6,7 +6,6 @@ use rapport_domain::customer::{
     AcquisitionChannel, Address, Customer, CustomerDraft, Demographics, Education, IncomeBand,
     LifecycleStage,
 };
-use serde_json::Value;
 use uuid::Uuid;
 
 use crate::db::DbConn;
@@ -49,7 +48,8 @@ struct Row {
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(column: &str, v: DbJson) -> StoreResult<T> {
-    serde_json::from_value(v.0).map_err(|e| StoreError::Corrupt(format!("customers.{column}: {e}")))
+    v.parse()
+        .map_err(|e| StoreError::Corrupt(format!("customers.{column}: {e}")))
 }
 
 fn parse_enum<T>(
@@ -144,7 +144,7 @@ struct Fields<'a> {
 }
 
 fn json<T: serde::Serialize>(v: &T) -> DbJson {
-    DbJson(serde_json::to_value(v).unwrap_or(Value::Null))
+    DbJson::of(v)
 }
 
 impl<'a> Fields<'a> {
@@ -182,6 +182,10 @@ impl<'a> Fields<'a> {
 fn replace_tags(conn: &mut DbConn, id: Uuid, tags: &[String]) -> QueryResult<()> {
     diesel::delete(customer_tags::table.filter(customer_tags::customer_id.eq(DbUuid(id))))
         .execute(conn)?;
+    insert_tags(conn, id, tags)
+}
+
+fn insert_tags(conn: &mut DbConn, id: Uuid, tags: &[String]) -> QueryResult<()> {
     for tag in tags {
         diesel::insert_into(customer_tags::table)
             .values((
@@ -209,7 +213,7 @@ pub fn insert(
                 customers::created_at.eq(DbTime(now)),
             ))
             .execute(conn)?;
-        replace_tags(conn, id, &draft.tags)
+        insert_tags(conn, id, &draft.tags)
     })?;
     Ok(Customer {
         id,

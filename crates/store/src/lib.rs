@@ -17,6 +17,7 @@ pub mod schema;
 pub mod settings;
 mod types;
 pub mod users;
+mod writer;
 
 pub use db::{Backend, Db, DbConn, PoolOptions};
 

@@ -22,9 +22,23 @@ pub struct DbUuid(pub uuid::Uuid);
 #[diesel(sql_type = TimestampType)]
 pub struct DbTime(pub DateTime<Utc>);
 
+/// JSON as its text, so rows deserialise straight into typed fields (no `Value` tree between).
 #[derive(Debug, Clone, PartialEq, AsExpression, FromSqlRow)]
 #[diesel(sql_type = JsonType)]
-pub struct DbJson(pub serde_json::Value);
+pub struct DbJson(pub Vec<u8>);
+
+impl DbJson {
+    pub fn of<T: serde::Serialize>(value: &T) -> Self {
+        DbJson(serde_json::to_vec(value).unwrap_or_else(|_| b"null".to_vec()))
+    }
+
+    pub fn parse<T: serde::de::DeserializeOwned>(&self) -> serde_json::Result<T> {
+        serde_json::from_slice(&self.0)
+    }
+}
+
+/// PostgreSQL's binary `jsonb` format: a version byte, then the JSON text.
+const JSONB_VERSION: u8 = 1;
 
 /// SQLite timestamps: fixed width with microseconds, so text order is time order.
 const SQLITE_TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6fZ";
@@ -53,12 +67,18 @@ impl FromSql<TimestampType, Pg> for DbTime {
 }
 impl ToSql<JsonType, Pg> for DbJson {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
-        <serde_json::Value as ToSql<diesel::sql_types::Jsonb, Pg>>::to_sql(&self.0, out)
+        use std::io::Write;
+        out.write_all(&[JSONB_VERSION])?;
+        out.write_all(&self.0)?;
+        Ok(IsNull::No)
     }
 }
 impl FromSql<JsonType, Pg> for DbJson {
     fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
-        <serde_json::Value as FromSql<diesel::sql_types::Jsonb, Pg>>::from_sql(bytes).map(DbJson)
+        match bytes.as_bytes().split_first() {
+            Some((&JSONB_VERSION, text)) => Ok(DbJson(text.to_vec())),
+            _ => Err("unsupported jsonb encoding version".into()),
+        }
     }
 }
 
@@ -81,26 +101,102 @@ impl FromSql<UuidType, Sqlite> for DbUuid {
 }
 impl ToSql<TimestampType, Sqlite> for DbTime {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
-        out.set_value(self.0.format(SQLITE_TIME_FORMAT).to_string());
+        out.set_value(format_sqlite_time(&self.0));
         Ok(IsNull::No)
     }
 }
 impl FromSql<TimestampType, Sqlite> for DbTime {
     fn from_sql(bytes: SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
         let text = sqlite_text(bytes)?;
-        let naive = NaiveDateTime::parse_from_str(&text, SQLITE_TIME_FORMAT)?;
-        Ok(DbTime(naive.and_utc()))
+        match parse_sqlite_time(&text) {
+            Some(t) => Ok(DbTime(t)),
+            // Anything written by hand in another layout still reads, just slower.
+            None => Ok(DbTime(
+                NaiveDateTime::parse_from_str(&text, SQLITE_TIME_FORMAT)?.and_utc(),
+            )),
+        }
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.ffffffZ`, written without the general formatter (it is on every row).
+fn format_sqlite_time(t: &DateTime<Utc>) -> String {
+    use chrono::{Datelike, Timelike};
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.timestamp_subsec_micros().min(999_999)
+    )
+}
+
+/// The fixed layout above, parsed by position.
+fn parse_sqlite_time(s: &str) -> Option<DateTime<Utc>> {
+    let b = s.as_bytes();
+    if b.len() != 27
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || b[19] != b'.'
+        || b[26] != b'Z'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    let date = chrono::NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)?;
+    let time = chrono::NaiveTime::from_hms_micro_opt(
+        num(11..13)?,
+        num(14..16)?,
+        num(17..19)?,
+        num(20..26)?,
+    )?;
+    Some(date.and_time(time).and_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_times_round_trip_and_sort_as_text() {
+        let a = DateTime::parse_from_rfc3339("2026-03-01T09:05:07.000123Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let b = DateTime::parse_from_rfc3339("2026-03-01T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let (ta, tb) = (format_sqlite_time(&a), format_sqlite_time(&b));
+        assert_eq!(ta, "2026-03-01T09:05:07.000123Z");
+        assert_eq!(parse_sqlite_time(&ta), Some(a));
+        assert_eq!(parse_sqlite_time(&tb), Some(b));
+        assert!(ta < tb);
+        assert_eq!(
+            NaiveDateTime::parse_from_str(&ta, SQLITE_TIME_FORMAT)
+                .unwrap()
+                .and_utc(),
+            a
+        );
+        assert_eq!(parse_sqlite_time("2026-13-01T00:00:00.000000Z"), None);
     }
 }
 impl ToSql<JsonType, Sqlite> for DbJson {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
-        out.set_value(serde_json::to_string(&self.0)?);
+        out.set_value(std::str::from_utf8(&self.0)?);
         Ok(IsNull::No)
     }
 }
 impl FromSql<JsonType, Sqlite> for DbJson {
     fn from_sql(bytes: SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
-        Ok(DbJson(serde_json::from_str(&sqlite_text(bytes)?)?))
+        Ok(DbJson(sqlite_text(bytes)?.into_bytes()))
     }
 }
 

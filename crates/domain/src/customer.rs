@@ -195,9 +195,12 @@ pub struct Customer {
     pub id: Uuid,
     #[serde(flatten)]
     pub draft: CustomerDraft,
+    #[serde(serialize_with = "crate::time::serialize")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::time::serialize")]
     pub updated_at: DateTime<Utc>,
     /// Set when archived (deleted); archived customers are hidden from lists by default.
+    #[serde(serialize_with = "crate::time::serialize_option")]
     pub archived_at: Option<DateTime<Utc>>,
     /// Increases on every change; the `ETag` is derived from it.
     pub version: i64,

@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod customer;
+pub mod time;
 pub mod validation;
 
 pub use validation::{FieldError, ValidationFailure};

@@ -25,6 +25,10 @@ summary() { # name file
     p50=$(awk '$1=="50%" {print $2}' "$2")
     p99=$(awk '$1=="99%" {print $2}' "$2")
     printf '%-10s %-28s %10s req/s   p50 %8s   p99 %8s\n' "$BACKEND" "$1" "$rps" "$p50" "$p99" | tee -a bench/out/summary.txt
+    # Errors would make the figures meaningless: say so loudly.
+    if grep -q "Non-2xx" "$2"; then
+        echo "!! $BACKEND $1: $(grep 'Non-2xx' "$2")" | tee -a bench/out/summary.txt
+    fi
 }
 
 load() { # name script [env...]

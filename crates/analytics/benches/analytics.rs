@@ -117,6 +117,8 @@ fn clv_stages(csv: &[u8]) {
             "stages: parse+summary {:?}, bgnbd {:?} ({} evals), gamma-gamma {:?} ({} evals), predict {:?} ({} customers)",
             t1 - t0, t2 - t1, bg.convergence.evaluations, t3 - t2, gg.convergence.evaluations, t4 - t3, p.len()
         );
+        eprintln!("bgnbd: {:?} {:?}", bg.params, bg.convergence);
+        eprintln!("gamma-gamma: {:?} {:?}", gg.params, gg.convergence);
     }
 }
 

@@ -20,6 +20,12 @@
 //! ∂/∂γ = q/γ - (px+q)/(γ+m̄ₓx)
 //! ```
 //!
+//! Evaluated without cancellation when q and γ are huge (the fit drifts there on data where all
+//! customers share one mean spend): `q ln γ − (px+q) ln(γ+m̄ₓx) = −px ln(γ+m̄ₓx) − q ln(1+m̄ₓx/γ)`,
+//! and `ln Γ(px+q) − ln Γ(q)`, `ψ(px+q) − ψ(q)` by their Stirling expansions above q = 10⁴.
+//! Customers with equal (x, m̄ₓ) are one weighted row; above 200 000 customers the search starts
+//! from a seeded random subsample's estimate, as for BG/NBD.
+//!
 //! Conditional expected average spend (note eq. 5):
 //! `E[M | p,q,γ,m̄ₓ,x] = p(γ + m̄ₓx) / (px + q - 1)`, a weighted mean of the population mean
 //! pγ/(q-1) and the customer's own m̄ₓ.
@@ -66,49 +72,100 @@ pub struct GammaGammaFit {
     pub convergence: Convergence,
 }
 
+/// A weighted distinct (x, m̄ₓ) of the eligible customers.
 #[derive(Debug, Clone, Copy)]
 struct Row {
     x: u32,
     m: f64,
     ln_m: f64,
+    weight: f64,
 }
 
+/// The eligible customers as weighted distinct rows sorted by (x, m̄ₓ), so that the fit does not
+/// depend on the order of the customers.
 fn rows(data: &[CustomerSummary]) -> Vec<Row> {
-    let mut rows: Vec<Row> = data
+    let mut keys: Vec<(u32, u64)> = data
         .par_iter()
         .filter(|d| d.frequency > 0 && d.monetary_value > 0.0 && d.monetary_value.is_finite())
-        .map(|d| Row {
-            x: d.frequency,
-            m: d.monetary_value,
-            ln_m: d.monetary_value.ln(),
-        })
+        .map(|d| (d.frequency, d.monetary_value.to_bits()))
         .collect();
-    rows.par_sort_unstable_by_key(|r| r.x);
+    keys.par_sort_unstable();
+    let mut rows: Vec<Row> = Vec::with_capacity(keys.len());
+    for (x, m) in keys {
+        match rows.last_mut() {
+            Some(r) if r.x == x && r.m.to_bits() == m => r.weight += 1.0,
+            _ => {
+                let m = f64::from_bits(m);
+                rows.push(Row {
+                    x,
+                    m,
+                    ln_m: m.ln(),
+                    weight: 1.0,
+                });
+            }
+        }
+    }
     rows
 }
 
+/// Above this q, `ln Γ(q+s) − ln Γ(q)` and `ψ(q+s) − ψ(q)` use their Stirling expansions
+/// (truncation error below 1e-40 there) instead of differences of huge, nearly equal values.
+const STIRLING_Q: f64 = 1e4;
+
+/// `(ln Γ(q+s) − ln Γ(q), ψ(q+s) − ψ(q))` without cancellation when q is large (q → ∞ is
+/// where the fit drifts on data whose customers all share one mean spend).
+fn gamma_differences(q: f64, s: f64) -> (f64, f64) {
+    if q < STIRLING_Q {
+        return (ln_gamma(q + s) - ln_gamma(q), digamma(q + s) - digamma(q));
+    }
+    // ln Γ(z) = (z−½)ln z − z + ½ln 2π + 1/(12z) − 1/(360z³) + 1/(1260z⁵) − 1/(1680z⁷) + …
+    // ψ(z) = ln z − 1/(2z) − 1/(12z²) + 1/(120z⁴) − 1/(252z⁶) + …
+    let z = q + s;
+    let l = (s / q).ln_1p();
+    let lg_series = |z: f64| {
+        1.0 / (12.0 * z) - 1.0 / (360.0 * z.powi(3)) + 1.0 / (1260.0 * z.powi(5))
+            - 1.0 / (1680.0 * z.powi(7))
+    };
+    let psi_series = |z: f64| {
+        -1.0 / (2.0 * z) - 1.0 / (12.0 * z * z) + 1.0 / (120.0 * z.powi(4))
+            - 1.0 / (252.0 * z.powi(6))
+    };
+    let lg = (q - 0.5) * l + s * z.ln() - s + (lg_series(z) - lg_series(q));
+    let psi = l + (psi_series(z) - psi_series(q));
+    (lg, psi)
+}
+
+/// Log-likelihood and gradient of a block of rows, written so that nothing cancels when q and γ
+/// are huge: `q ln γ − (px+q) ln(γ+m̄x) = −px ln(γ+m̄x) − q ln(1+m̄x/γ)`.
 fn block_ll(p: &GammaGammaParams, rows: &[Row]) -> (f64, [f64; 3]) {
     let GammaGammaParams { p, q, gamma } = *p;
-    let (ln_gq, psi_q, ln_gamma_) = (ln_gamma(q), digamma(q), gamma.ln());
+    let ln_gamma_ = gamma.ln();
+    let inv_gamma = 1.0 / gamma;
     let mut cur = u32::MAX;
-    let (mut c0, mut ln_x, mut psi_pxq, mut psi_px) = (0.0, 0.0, 0.0, 0.0);
+    let (mut c0, mut ln_x, mut psi_pxq_px, mut dpsi_q) = (0.0, 0.0, 0.0, 0.0);
     let mut ll = 0.0;
     let mut g = [0.0; 3];
     for row in rows {
         let x = f64::from(row.x);
+        let px = p * x;
         if row.x != cur {
             cur = row.x;
             ln_x = x.ln();
-            c0 = ln_gamma(p * x + q) - ln_gamma(p * x) - ln_gq + q * ln_gamma_ + p * x * ln_x;
-            psi_pxq = digamma(p * x + q);
-            psi_px = digamma(p * x);
+            let (lg_diff, psi_diff) = gamma_differences(q, px);
+            // ln Γ(px+q) − ln Γ(px) − ln Γ(q) + px ln x
+            c0 = lg_diff - ln_gamma(px) + px * ln_x;
+            psi_pxq_px = digamma(px + q) - digamma(px);
+            dpsi_q = psi_diff;
         }
-        let gm = gamma + row.m * x;
-        let ln_gm = gm.ln();
-        ll += c0 + (p * x - 1.0) * row.ln_m - (p * x + q) * ln_gm;
-        g[0] += x * (psi_pxq - psi_px + row.ln_m + ln_x - ln_gm);
-        g[1] += psi_pxq - psi_q + ln_gamma_ - ln_gm;
-        g[2] += q / gamma - (p * x + q) / gm;
+        let w = row.weight;
+        let mx = row.m * x;
+        let l1p = (mx * inv_gamma).ln_1p();
+        let ln_gm = ln_gamma_ + l1p;
+        ll += w * (c0 + (px - 1.0) * row.ln_m - px * ln_gm - q * l1p);
+        g[0] += w * (x * (psi_pxq_px + row.ln_m + ln_x - ln_gm));
+        g[1] += w * (dpsi_q - l1p);
+        // q/γ − (px+q)/(γ+m̄x) = x(q·m̄/γ − p)/(γ+m̄x)
+        g[2] += w * (x * (q * row.m * inv_gamma - p) / (gamma + mx));
     }
     (ll, g)
 }
@@ -124,6 +181,26 @@ fn total_ll(p: &GammaGammaParams, rows: &[Row]) -> (f64, [f64; 3]) {
         }
     }
     (ll, g)
+}
+
+/// Above this many customers the fit starts from the fit of a random subsample of about
+/// [`SUBSAMPLE_CUSTOMERS`] customers (see [`crate::bgnbd`]).
+const WARM_START_CUSTOMERS: f64 = 200_000.0;
+const SUBSAMPLE_CUSTOMERS: f64 = 50_000.0;
+
+fn fit_rows(rows: &[Row], x0: Vec<f64>) -> (Vec<f64>, f64, Convergence) {
+    let n: f64 = rows.iter().map(|r| r.weight).sum();
+    let objective = |v: &[f64]| {
+        let p = GammaGammaParams {
+            p: v[0].exp(),
+            q: v[1].exp(),
+            gamma: v[2].exp(),
+        };
+        let (ll, g) = total_ll(&p, rows);
+        let theta = [p.p, p.q, p.gamma];
+        ((-ll / n), (0..3).map(|i| -g[i] * theta[i] / n).collect())
+    };
+    minimize(&objective, x0, 30.0)
 }
 
 impl GammaGammaParams {
@@ -148,27 +225,52 @@ impl GammaGammaParams {
 
 /// Maximum-likelihood fit of p, q, γ on the repeat customers of `data`.
 pub fn fit(data: &[CustomerSummary]) -> Result<GammaGammaFit, AnalyticsError> {
+    fit_from(data, WARM_START_CUSTOMERS, SUBSAMPLE_CUSTOMERS)
+}
+
+/// [`fit`], starting from a subsample of about `sample` customers when there are more than
+/// `warm_above`.
+fn fit_from(
+    data: &[CustomerSummary],
+    warm_above: f64,
+    sample: f64,
+) -> Result<GammaGammaFit, AnalyticsError> {
     let rows = rows(data);
-    if rows.len() < 2 {
+    let n: f64 = rows.iter().map(|r| r.weight).sum();
+    if n < 2.0 {
         return Err(AnalyticsError::NotEnoughData(
             "Gamma-Gamma needs customers with repeat purchases and positive spend".into(),
         ));
     }
-    let n = rows.len() as f64;
     // Start at p = q = 2 and γ matching the mean spend: E[m] = pγ/(q-1) = 2γ.
-    let mean = rows.iter().map(|r| r.m).sum::<f64>() / n;
-    let x0 = vec![2f64.ln(), 2f64.ln(), (mean / 2.0).max(1e-9).ln()];
-    let objective = |v: &[f64]| {
-        let p = GammaGammaParams {
-            p: v[0].exp(),
-            q: v[1].exp(),
-            gamma: v[2].exp(),
-        };
-        let (ll, g) = total_ll(&p, &rows);
-        let theta = [p.p, p.q, p.gamma];
-        ((-ll / n), (0..3).map(|i| -g[i] * theta[i] / n).collect())
-    };
-    let (v, mean_nll, convergence) = minimize(&objective, x0, 30.0);
+    let mean = rows.iter().map(|r| r.weight * r.m).sum::<f64>() / n;
+    let mut x0 = vec![2f64.ln(), 2f64.ln(), (mean / 2.0).max(1e-9).ln()];
+    let mut warm = None;
+    if n > warm_above {
+        let mut rng = crate::optim::subsample_rng();
+        let sub: Vec<Row> = rows
+            .iter()
+            .filter_map(|r| {
+                let w = crate::optim::thin(r.weight, sample / n, &mut rng);
+                (w > 0.0).then_some(Row { weight: w, ..*r })
+            })
+            .collect();
+        if sub.len() >= 2 {
+            let (v, _, c) = fit_rows(&sub, x0.clone());
+            if v.iter().all(|v| v.is_finite()) {
+                x0 = v;
+                warm = Some((sub.iter().map(|r| r.weight).sum::<f64>(), c.evaluations));
+            }
+        }
+    }
+    let (v, mean_nll, mut convergence) = fit_rows(&rows, x0);
+    if let Some((m, e)) = warm {
+        convergence.message = format!(
+            "{} (started from the fit of a random subsample of {m} customers, {e} evaluations)",
+            convergence.message
+        );
+    }
+    let customers = n as usize;
     Ok(GammaGammaFit {
         params: GammaGammaParams {
             p: v[0].exp(),
@@ -176,8 +278,8 @@ pub fn fit(data: &[CustomerSummary]) -> Result<GammaGammaFit, AnalyticsError> {
             gamma: v[2].exp(),
         },
         log_likelihood: -mean_nll * n,
-        customers: rows.len(),
-        skipped: data.len() - rows.len(),
+        customers,
+        skipped: data.len() - customers,
         convergence,
     })
 }
@@ -249,21 +351,25 @@ mod tests {
                 x: 1,
                 m: 20.0,
                 ln_m: 20f64.ln(),
+                weight: 1.0,
             },
             Row {
                 x: 3,
                 m: 35.5,
                 ln_m: 35.5f64.ln(),
+                weight: 2.0,
             },
             Row {
                 x: 3,
                 m: 12.0,
                 ln_m: 12f64.ln(),
+                weight: 1.0,
             },
             Row {
                 x: 10,
                 m: 50.0,
                 ln_m: 50f64.ln(),
+                weight: 1.0,
             },
         ];
         let p = GammaGammaParams {
@@ -313,7 +419,16 @@ mod tests {
                 let u = f64::from(i) / f64::from(n);
                 let m = p.gamma * u / (1.0 - u);
                 let dm = p.gamma / (1.0 - u).powi(2);
-                let ll = block_ll(&p, &[Row { x, m, ln_m: m.ln() }]).0;
+                let ll = block_ll(
+                    &p,
+                    &[Row {
+                        x,
+                        m,
+                        ln_m: m.ln(),
+                        weight: 1.0,
+                    }],
+                )
+                .0;
                 let w = if i % 2 == 1 { 4.0 } else { 2.0 };
                 s += w * ll.exp() * dm;
             }
@@ -349,5 +464,60 @@ mod tests {
         };
         let want = 0.5 * 10.0 * (1.0 / 1.1 + 0.5 / 1.21 + 0.25 / 1.331);
         assert!((clv_from_cumulative(&cum, 10.0, &opts) - want).abs() < 1e-12);
+    }
+
+    #[test]
+    fn stirling_differences_match_direct_ones() {
+        // At the switch the direct differences still have ~1e-11 absolute rounding error.
+        for s_ in [0.3, 2.5, 60.0, 900.0] {
+            let q = STIRLING_Q;
+            let direct = (ln_gamma(q + s_) - ln_gamma(q), digamma(q + s_) - digamma(q));
+            let stirling = gamma_differences(q * (1.0 + 1e-15), s_);
+            assert!(
+                (direct.0 - stirling.0).abs() < 1e-9 * direct.0.abs(),
+                "{s_}"
+            );
+            assert!(
+                (direct.1 - stirling.1).abs() < 1e-9 * direct.1.abs(),
+                "{s_}"
+            );
+        }
+        // Far out, where the direct difference is pure rounding noise, it stays smooth:
+        // ln Γ(q+s) − ln Γ(q) → s ln q.
+        let (lg, psi) = gamma_differences(1e12, 3.0);
+        assert!((lg - 3.0 * 1e12f64.ln()).abs() < 1e-9);
+        assert!((psi - 3e-12).abs() < 1e-20);
+    }
+
+    #[test]
+    fn warm_start_reaches_the_same_estimate() {
+        use rand::{Rng, SeedableRng};
+        use rand_distr::{Distribution, Gamma};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        let (p, q, g) = (6.0, 4.0, 15.0);
+        let data: Vec<_> = (0..20_000u32)
+            .map(|i| {
+                let x = rng.gen_range(1..=10u32);
+                let nu = Gamma::new(q, 1.0 / g).unwrap().sample(&mut rng);
+                let total: f64 = (0..x)
+                    .map(|_| Gamma::new(p, 1.0 / nu).unwrap().sample(&mut rng))
+                    .sum();
+                // Cents, as parsed amounts are: repeated (x, m̄ₓ) rows get merged.
+                let m = (total / f64::from(x) * 100.0).round() / 100.0;
+                CustomerSummary::new(i, x, 1.0, 2.0, m)
+            })
+            .collect();
+        let cold = fit_from(&data, f64::INFINITY, 0.0).unwrap();
+        let warm = fit_from(&data, 0.0, 3_000.0).unwrap();
+        assert!(cold.convergence.converged && warm.convergence.converged);
+        assert!(warm.convergence.message.contains("subsample"));
+        let (c, w) = (cold.params, warm.params);
+        for (a, b) in [(c.p, w.p), (c.q, w.q), (c.gamma, w.gamma)] {
+            assert!((a / b - 1.0).abs() < 1e-5, "{c:?} vs {w:?}");
+        }
+        assert_eq!(cold.customers, 20_000);
+        let mut rev = data.clone();
+        rev.reverse();
+        assert_eq!(fit(&rev).unwrap().params, fit(&data).unwrap().params);
     }
 }

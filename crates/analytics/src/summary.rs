@@ -92,7 +92,7 @@ impl SummaryOptions {
         }
     }
 
-    fn validate(&self) -> Result<(), AnalyticsError> {
+    pub(crate) fn validate(&self) -> Result<(), AnalyticsError> {
         if self.observation_end < self.calibration_end {
             return Err(AnalyticsError::InvalidInput(
                 "observation end is before calibration end".into(),
@@ -159,34 +159,117 @@ pub struct CalibrationHoldout {
     pub holdout_duration: f64,
 }
 
-const NONE: i64 = i64::MIN;
-
-#[derive(Debug, Clone, Copy)]
-struct Acc {
-    /// First calibration tick, or NONE.
-    first: i64,
-    /// Last (tick, is-holdout) key seen, packed as `2·tick + holdout`; NONE when nothing yet.
-    last_key: i64,
-    cal_last: i64,
+/// Per-customer accumulator of the streaming summary: 40 bytes, no transaction kept.
+///
+/// Ticks are days ([`Merge::SameDay`]) or period indices ([`Merge::SamePeriod`]); both fit an
+/// `i32` for any [`Day`]. Amounts of the first calibration tick are not kept: only the repeat
+/// ticks' total is needed (monetary value excludes the first purchase period).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Acc {
+    /// First calibration tick (valid when `HAS_FIRST`).
+    first: i32,
+    /// Last calibration tick with a purchase.
+    cal_last: i32,
+    /// Tick of the last purchase seen (valid when `HAS_LAST`; holdout flag in `LAST_HOLD`).
+    last_tick: i32,
+    flags: u32,
     cal_periods: u32,
     hold_periods: u32,
-    first_amount: i64,
-    cal_amount: i64,
+    /// Total of the calibration purchases after the first tick.
+    repeat_amount: i64,
     hold_amount: i64,
 }
 
-impl Default for Acc {
-    fn default() -> Self {
-        Self {
-            first: NONE,
-            last_key: NONE,
-            cal_last: NONE,
-            cal_periods: 0,
-            hold_periods: 0,
-            first_amount: 0,
-            cal_amount: 0,
-            hold_amount: 0,
+const HAS_FIRST: u32 = 1;
+const HAS_LAST: u32 = 2;
+const LAST_HOLD: u32 = 4;
+
+/// Out of date order for one customer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct OutOfOrder;
+
+impl SummaryOptions {
+    /// Add one purchase of `day` to `acc`.
+    #[inline]
+    pub(crate) fn accumulate(
+        &self,
+        acc: &mut Acc,
+        day: Day,
+        amount: i64,
+    ) -> Result<(), OutOfOrder> {
+        if day > self.observation_end {
+            return Ok(());
         }
+        let holdout = day > self.calibration_end;
+        let tick = self.tick(day) as i32;
+        let key = (tick, holdout);
+        let last = (acc.last_tick, acc.flags & LAST_HOLD != 0);
+        let has_last = acc.flags & HAS_LAST != 0;
+        if has_last && key < last {
+            return Err(OutOfOrder);
+        }
+        let new_period = !has_last || key != last;
+        acc.last_tick = tick;
+        acc.flags = (acc.flags & !LAST_HOLD) | HAS_LAST | if holdout { LAST_HOLD } else { 0 };
+        if holdout {
+            if acc.flags & HAS_FIRST == 0 {
+                // First seen after calibration: not part of the cohort. Keep the order check.
+                return Ok(());
+            }
+            acc.hold_amount = acc.hold_amount.wrapping_add(amount);
+            if new_period {
+                acc.hold_periods += 1;
+            }
+        } else {
+            if acc.flags & HAS_FIRST == 0 {
+                acc.flags |= HAS_FIRST;
+                acc.first = tick;
+            }
+            if tick != acc.first {
+                acc.repeat_amount = acc.repeat_amount.wrapping_add(amount);
+            }
+            if new_period {
+                acc.cal_periods += 1;
+                acc.cal_last = tick;
+            }
+        }
+        Ok(())
+    }
+
+    /// The summary of customer `customer` from its accumulator, or `None` when the customer was
+    /// first seen after the calibration end (or never).
+    #[inline]
+    pub(crate) fn finish_one(&self, customer: u32, acc: &Acc) -> Option<CalibrationHoldout> {
+        if acc.flags & HAS_FIRST == 0 {
+            return None;
+        }
+        let tpu = self.ticks_per_unit();
+        let end_tick = self.tick(self.calibration_end);
+        let holdout_duration = f64::from(self.observation_end - self.calibration_end)
+            / f64::from(self.time_unit.days());
+        let frequency = acc.cal_periods.saturating_sub(1);
+        let monetary_value = if frequency > 0 {
+            acc.repeat_amount as f64 / f64::from(frequency)
+        } else {
+            0.0
+        };
+        let first = i64::from(acc.first);
+        Some(CalibrationHoldout {
+            calibration: CustomerSummary {
+                customer,
+                frequency,
+                recency: (i64::from(acc.cal_last) - first) as f64 / tpu,
+                t: (end_tick - first) as f64 / tpu,
+                monetary_value,
+            },
+            holdout_frequency: acc.hold_periods,
+            holdout_monetary_value: if acc.hold_periods > 0 {
+                acc.hold_amount as f64 / f64::from(acc.hold_periods)
+            } else {
+                0.0
+            },
+            holdout_duration,
+        })
     }
 }
 
@@ -217,77 +300,20 @@ impl SummaryBuilder {
         if i >= self.accs.len() {
             self.accs.resize(i + 1, Acc::default());
         }
-        let holdout = tx.day > self.opts.calibration_end;
-        let tick = self.opts.tick(tx.day);
-        let key = 2 * tick + i64::from(holdout);
-        let acc = &mut self.accs[i];
-        if acc.last_key != NONE && key < acc.last_key {
-            return Err(AnalyticsError::OutOfOrder {
+        self.opts
+            .accumulate(&mut self.accs[i], tx.day, tx.amount)
+            .map_err(|OutOfOrder| AnalyticsError::OutOfOrder {
                 customer: tx.customer,
-            });
-        }
-        let new_period = key != acc.last_key;
-        acc.last_key = key;
-        if holdout {
-            if acc.first == NONE {
-                // First seen after calibration: not part of the cohort. Keep the order check.
-                return Ok(());
-            }
-            acc.hold_amount += tx.amount;
-            if new_period {
-                acc.hold_periods += 1;
-            }
-        } else {
-            if acc.first == NONE {
-                acc.first = tick;
-            }
-            if tick == acc.first {
-                acc.first_amount += tx.amount;
-            }
-            acc.cal_amount += tx.amount;
-            if new_period {
-                acc.cal_periods += 1;
-                acc.cal_last = tick;
-            }
-        }
-        Ok(())
+            })
     }
 
     /// Summaries of the customers first seen in the calibration period, by customer index.
     pub fn finish(self) -> Vec<CalibrationHoldout> {
         let o = self.opts;
-        let tpu = o.ticks_per_unit();
-        let end_tick = o.tick(o.calibration_end);
-        let holdout_duration =
-            f64::from(o.observation_end - o.calibration_end) / f64::from(o.time_unit.days());
         self.accs
             .iter()
             .enumerate()
-            .filter(|(_, a)| a.first != NONE)
-            .map(|(i, a)| {
-                let frequency = a.cal_periods.saturating_sub(1);
-                let monetary_value = if frequency > 0 {
-                    (a.cal_amount - a.first_amount) as f64 / f64::from(frequency)
-                } else {
-                    0.0
-                };
-                CalibrationHoldout {
-                    calibration: CustomerSummary {
-                        customer: i as u32,
-                        frequency,
-                        recency: (a.cal_last - a.first) as f64 / tpu,
-                        t: (end_tick - a.first) as f64 / tpu,
-                        monetary_value,
-                    },
-                    holdout_frequency: a.hold_periods,
-                    holdout_monetary_value: if a.hold_periods > 0 {
-                        a.hold_amount as f64 / f64::from(a.hold_periods)
-                    } else {
-                        0.0
-                    },
-                    holdout_duration,
-                }
-            })
+            .filter_map(|(i, a)| o.finish_one(i as u32, a))
             .collect()
     }
 

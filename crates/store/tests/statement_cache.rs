@@ -55,7 +55,7 @@ fn customer_reads_and_writes_are_prepared_once() {
     let draft: CustomerDraft =
         serde_json::from_value(serde_json::json!({"given_name": "Ana", "tags": ["a"]})).unwrap();
     let draft = draft.parse().unwrap();
-    let mut run = |conn: &mut DbConn| {
+    let run = |conn: &mut DbConn| {
         let c = customers::insert(conn, &draft, rapport_domain::now()).unwrap();
         customers::get(conn, c.id).unwrap();
         customers::list(

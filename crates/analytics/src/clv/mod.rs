@@ -3,7 +3,7 @@
 
 pub mod historic;
 
-use crate::bgnbd::{self, BgNbdFit, BgNbdParams};
+use crate::bgnbd::{self, scale_bracket, BgNbdFit, BgNbdParams};
 use crate::gamma_gamma::{self, clv_from_cumulative, ClvOptions, GammaGammaFit, GammaGammaParams};
 use crate::summary::CustomerSummary;
 use crate::AnalyticsError;
@@ -25,6 +25,11 @@ pub struct CustomerPrediction {
 }
 
 /// Predictions for every customer of `data`.
+///
+/// The ₂F₁ series of E[Y(t)] depends on (x, T) but not on tₓ, and customers share few distinct
+/// (x, T) (T takes one value per first-purchase day): the series is summed once per distinct
+/// (x, T) for all horizons, then scaled per customer by its P(alive) — the same arithmetic as
+/// [`BgNbdParams::conditional_expected_purchases_multi`], so the same values.
 pub fn predict(
     bgnbd: &BgNbdParams,
     gamma_gamma: &GammaGammaParams,
@@ -34,17 +39,56 @@ pub fn predict(
     let ts: Vec<f64> = (0..=opts.months)
         .map(|m| f64::from(m) * opts.time_unit.per_month())
         .collect();
+    let h = ts.len();
+    let mut keys: Vec<(u32, u64)> = data
+        .par_iter()
+        .map(|s| (s.frequency, s.t.to_bits()))
+        .collect();
+    keys.par_sort_unstable();
+    keys.dedup();
+    // Shared series only pay when (x, T) repeat; otherwise sum per customer.
+    let shared = keys.len() * 2 <= data.len();
+    let mut brackets = Vec::new();
+    if shared {
+        brackets = vec![0.0; keys.len() * h];
+        brackets
+            .par_chunks_mut(h)
+            .zip(keys.par_iter())
+            .for_each(|(out, &(x, t))| bgnbd.purchase_brackets(&ts, x, f64::from_bits(t), out));
+    }
     data.par_iter()
         .map_init(
-            || vec![0.0; ts.len()],
+            || vec![0.0; h],
             |cum, s| {
-                bgnbd.conditional_expected_purchases_multi(&ts, s.frequency, s.recency, s.t, cum);
+                let probability_alive = bgnbd.probability_alive(s.frequency, s.recency, s.t);
+                let row = if shared {
+                    keys.binary_search(&(s.frequency, s.t.to_bits()))
+                        .ok()
+                        .map(|k| &brackets[k * h..(k + 1) * h])
+                } else {
+                    None
+                };
+                match row {
+                    Some(row) => {
+                        let scale = bgnbd.bracket_scale(s.frequency, probability_alive);
+                        for (c, &b) in cum.iter_mut().zip(row) {
+                            *c = scale_bracket(scale, b);
+                        }
+                    }
+                    None => bgnbd.conditional_expected_purchases_multi(
+                        &ts,
+                        s.frequency,
+                        s.recency,
+                        s.t,
+                        cum,
+                    ),
+                }
                 let spend =
                     gamma_gamma.conditional_expected_average_spend(s.frequency, s.monetary_value);
                 CustomerPrediction {
                     summary: *s,
                     expected_purchases: cum.last().copied().unwrap_or(0.0),
-                    probability_alive: bgnbd.probability_alive(s.frequency, s.recency, s.t),
+                    probability_alive,
                     expected_average_spend: spend,
                     clv: clv_from_cumulative(cum, spend, opts),
                 }

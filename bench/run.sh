@@ -3,6 +3,9 @@
 # customers: GET by id, POST, the first list page and page 1 000 (keyset cursor).
 #
 #   bench/run.sh [sqlite|postgres|both]      DURATION=10s CONNECTIONS=32 THREADS=2
+#   SERVER=bare bench/run.sh …               the same load on crates/server/examples/bare.rs: the
+#                                            same rows and store code with no auth, metrics,
+#                                            logging or validation (the baseline)
 #
 # Prints req/s and p50/p99 per case; raw wrk output goes to bench/out/.
 set -euo pipefail
@@ -16,15 +19,21 @@ PG_ADMIN=${PG_ADMIN:-postgres://postgres@127.0.0.1:5432/postgres}
 command -v wrk >/dev/null || { apt-get install -y wrk >/dev/null || { echo "needs wrk (apt-get install wrk)"; exit 1; }; }
 command -v sqlite3 >/dev/null || apt-get install -y sqlite3 >/dev/null
 mkdir -p bench/out
-cargo build --release --bin rapport
-BIN=$PWD/target/release/rapport
+SERVER=${SERVER:-rapport}
+if [ "$SERVER" = bare ]; then
+    cargo build --release --example bare
+    BIN=$PWD/target/release/examples/bare
+else
+    cargo build --release --bin rapport
+    BIN=$PWD/target/release/rapport
+fi
 
 summary() { # name file
     local rps p50 p99
     rps=$(awk '/Requests\/sec/ {print $2}' "$2")
     p50=$(awk '$1=="50%" {print $2}' "$2")
     p99=$(awk '$1=="99%" {print $2}' "$2")
-    printf '%-10s %-28s %10s req/s   p50 %8s   p99 %8s\n' "$BACKEND" "$1" "$rps" "$p50" "$p99" | tee -a bench/out/summary.txt
+    printf '%-7s %-10s %-28s %10s req/s   p50 %8s   p99 %8s\n' "$SERVER" "$BACKEND" "$1" "$rps" "$p50" "$p99" | tee -a bench/out/summary.txt
     # Errors would make the figures meaningless: say so loudly.
     if grep -q "Non-2xx" "$2"; then
         echo "!! $BACKEND $1: $(grep 'Non-2xx' "$2")" | tee -a bench/out/summary.txt
@@ -56,11 +65,11 @@ run() {
             url="${PG_ADMIN%/*}/rapport_bench"
             query() { psql -qtA "$url" -c "$1"; } ;;
     esac
-    DATABASE_URL=$url RAPPORT_BIND=127.0.0.1:$PORT "$BIN" serve > bench/out/server.out 2> bench/out/server.err &
+    DATABASE_URL=$url RAPPORT_BIND=127.0.0.1:$PORT "$BIN" > bench/out/server.out 2> bench/out/server.err &
     local pid=$!
     trap 'kill $pid 2>/dev/null || true' EXIT
     for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/health/ready" >/dev/null && break; sleep 0.2; done
-    KEY=$(grep -o 'rk_[A-Za-z0-9_-]*' bench/out/server.out | head -n 1)
+    KEY=$(grep -o 'rk_[A-Za-z0-9_-]*' bench/out/server.out | head -n 1 || echo none)
     case $BACKEND in
         sqlite) sqlite3 bench/out/bench.db < bench/seed_sqlite.sql ;;
         postgres) psql -q "$url" -f bench/seed_postgres.sql ;;

@@ -215,20 +215,22 @@ impl Progress {
         self.done += n as u64;
         if self.on && self.done >= self.next {
             self.next = self.done + (1 << 22);
-            let pct = self.done as f64 * 100.0 / self.total as f64;
-            eprint!(
-                "\rreading {:>5.1} % ({} MB)",
-                pct.min(100.0),
-                self.done >> 20
-            );
+            let pct = (self.done as f64 * 100.0 / self.total as f64).min(100.0);
+            eprint!("\r{} {:>5.1} % ({} MB)", bar(pct), pct, self.done >> 20);
         }
     }
 
     fn finish(&self) {
         if self.on {
-            eprintln!("\rreading 100.0 % ({} MB)", self.done >> 20);
+            eprintln!("\r{} 100.0 % ({} MB)", bar(100.0), self.done >> 20);
         }
     }
+}
+
+/// `[#########-----------]`, 30 cells wide.
+fn bar(pct: f64) -> String {
+    let filled = ((pct / 100.0) * 30.0).round().clamp(0.0, 30.0) as usize;
+    format!("[{}{}]", "#".repeat(filled), "-".repeat(30 - filled))
 }
 
 /// Stream the lines of a file to `f(line_number, line)`.

@@ -84,7 +84,7 @@ pub enum UsersCommand {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    crate::telemetry::init(cli.config.log_format);
+    let _log_guard = crate::telemetry::init(cli.config.log_format);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -145,6 +145,10 @@ pub struct Problem {
     pub errors: Option<Vec<FieldError>>,
 }
 
+/// The logged cause of a 5xx, carried on the response to the logging middleware.
+#[derive(Debug, Clone)]
+pub struct ErrorCause(pub String);
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// A client error with a code and a detail meant for the client.
@@ -229,14 +233,16 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        let mut res = problem_response(&self.problem());
+        // The cause goes to the log, never to the client: the request middleware logs it with
+        // the request id (see `middleware::observe`).
         match self {
-            ApiError::Internal(e) => tracing::error!(error = ?e, "request failed"),
-            ApiError::Unavailable(e) => {
-                tracing::warn!(error = %format!("{e:#}"), "database unavailable")
+            ApiError::Internal(e) | ApiError::Unavailable(e) => {
+                res.extensions_mut().insert(ErrorCause(format!("{e:?}")));
             }
             _ => {}
         }
-        problem_response(&self.problem())
+        res
     }
 }
 
@@ -280,3 +286,36 @@ impl From<actix_web::error::BlockingError> for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::MessageBody;
+
+    #[test]
+    fn server_errors_hide_their_cause_from_the_client_and_hand_it_to_the_log() {
+        let e = ApiError::Internal(anyhow::anyhow!("password=hunter2 at db.example:5432"));
+        let res = e.error_response();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let cause = res.extensions().get::<ErrorCause>().cloned().unwrap();
+        assert!(cause.0.contains("hunter2"));
+        let body = res.into_body().try_into_bytes().unwrap();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        assert!(
+            !text.contains("hunter2") && !text.contains("db.example"),
+            "{text}"
+        );
+        assert!(text.contains("\"code\":\"internal\""));
+    }
+
+    #[test]
+    fn store_errors_map_to_stable_codes() {
+        let code = |e: StoreError| ApiError::from(e).problem().code;
+        assert_eq!(code(StoreError::NotFound), "not_found");
+        assert_eq!(code(StoreError::VersionMismatch), "precondition_failed");
+        assert_eq!(code(StoreError::InvalidCursor), "invalid_cursor");
+        assert_eq!(code(StoreError::Conflict("customer_archived")), "conflict");
+        assert_eq!(code(StoreError::Connect("refused".into())), "unavailable");
+        assert_eq!(code(StoreError::Corrupt("x".into())), "internal");
+    }
+}

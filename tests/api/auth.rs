@@ -125,6 +125,35 @@ both_backends! {
         assert_problem(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
     }
 
+    async fn a_key_revoked_by_another_process_stops_working_within_the_cache_time(app) {
+        let key = app.key_with(&["customers:read"]).await;
+        assert_eq!(app.with(&key, Method::GET, "/api/v1/customers").send().await.unwrap().status(), StatusCode::OK);
+        // Revoke it the way `rapport keys revoke` or another server would: in the database,
+        // behind this process's back.
+        let id = {
+            let mut conn = app.db.conn().unwrap();
+            let k = rapport_store::api_keys::find_by_hash(&mut conn, &rapport_api::auth::hash_secret(&key)).unwrap().unwrap();
+            rapport_store::api_keys::revoke(&mut conn, k.id, rapport_domain::now()).unwrap();
+            k.id
+        };
+        assert!(!id.is_nil());
+        // Requests are not checked against the database one by one: right after the revocation
+        // the cached verification still answers…
+        let status = app.with(&key, Method::GET, "/api/v1/customers").send().await.unwrap().status();
+        assert_eq!(status, StatusCode::OK, "verified keys are cached, not looked up per request");
+        // …for at most the cache time (5 s by default); then the key is refused.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(8);
+        loop {
+            let status = app.with(&key, Method::GET, "/api/v1/customers").send().await.unwrap().status();
+            if status == StatusCode::UNAUTHORIZED {
+                break;
+            }
+            assert_eq!(status, StatusCode::OK);
+            assert!(std::time::Instant::now() < deadline, "a key revoked elsewhere still worked after 8 s");
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+    }
+
     async fn expired_forged_and_unsigned_jwts_are_refused(app) {
         let secret = app.jwt_secret();
         let sub = uuid::Uuid::now_v7().to_string();

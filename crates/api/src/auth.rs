@@ -2,7 +2,7 @@
 //!
 //! Two kinds of bearer credential:
 //! - API keys `rk_…` for integrations: 256 random bits, stored as SHA-256, scoped, revocable.
-//!   Verified keys are cached per process for a few seconds ([`KEY_CACHE_TTL`]), so a request
+//!   Verified keys are cached per process for a few seconds ([`KEY_CACHE_TTL`] by default), so a request
 //!   costs no database round trip, and a revoked key stops working everywhere within that time.
 //! - JWT access tokens (HS256) for staff, from `POST /api/v1/auth/token`; stateless, short-lived,
 //!   checked for signature, algorithm, `exp`, `nbf`, `iss` and `aud`.

@@ -27,6 +27,9 @@ pub struct ApiConfig {
     pub metrics_public: bool,
     /// Worker threads (0: one per core).
     pub workers: usize,
+    /// How long a verified API key is trusted before the database is asked again: the longest
+    /// a key revoked elsewhere keeps working on this process.
+    pub key_cache_ttl: std::time::Duration,
 }
 
 impl Default for ApiConfig {
@@ -34,6 +37,7 @@ impl Default for ApiConfig {
         Self {
             metrics_public: true,
             workers: 0,
+            key_cache_ttl: auth::KEY_CACHE_TTL,
         }
     }
 }
@@ -55,7 +59,7 @@ impl AppState {
         Ok(Self {
             db,
             jwt,
-            key_cache: auth::KeyCache::new(auth::KEY_CACHE_TTL),
+            key_cache: auth::KeyCache::new(config.key_cache_ttl),
             metrics,
             config,
             openapi_json: web::Bytes::from(openapi::document_json()),

@@ -81,6 +81,16 @@ pub struct Config {
     #[arg(long, env = "RAPPORT_WORKERS", default_value_t = 0, global = true)]
     pub workers: usize,
 
+    /// Seconds a verified API key is trusted before it is checked again: the longest a key
+    /// revoked on another server keeps working here.
+    #[arg(
+        long,
+        env = "RAPPORT_KEY_CACHE_TTL",
+        default_value_t = 5,
+        global = true
+    )]
+    pub key_cache_ttl: u64,
+
     /// Serve /metrics without credentials (set false to require an admin credential).
     #[arg(long, env = "RAPPORT_METRICS_PUBLIC", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub metrics_public: bool,
@@ -107,6 +117,7 @@ impl Config {
             db_pool_size: 8,
             workers: 2,
             metrics_public: true,
+            key_cache_ttl: 5,
         }
     }
 }

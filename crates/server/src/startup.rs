@@ -88,6 +88,7 @@ impl Application {
         let api_config = ApiConfig {
             metrics_public: config.metrics_public,
             workers: config.workers,
+            key_cache_ttl: Duration::from_secs(config.key_cache_ttl),
         };
         let state = AppState::new(db.clone(), jwt, api_config)?;
         let server = rapport_api::server(listener, state)?;

@@ -8,6 +8,7 @@ mod api_keys;
 mod auth;
 mod customers;
 mod errors;
+mod idempotency;
 mod openapi;
 mod ops;
 mod pagination;

@@ -32,6 +32,7 @@ pub enum Code {
     PayloadTooLarge,
     UnsupportedMediaType,
     ValidationFailed,
+    IdempotencyKeyReused,
     RateLimited,
     Internal,
     Unavailable,
@@ -64,6 +65,11 @@ impl Code {
                 "Authentication required",
             ),
             Forbidden => (StatusCode::FORBIDDEN, "forbidden", "Not allowed"),
+            IdempotencyKeyReused => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "Idempotency key reused",
+            ),
             NotFound => (StatusCode::NOT_FOUND, "not_found", "Not found"),
             MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,

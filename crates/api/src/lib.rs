@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod idempotency;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
@@ -117,6 +118,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(routes::auth::configure_public)
         .service(
             web::scope("/api/v1")
+                // Wrapped last, so it runs first: authentication, then idempotency.
+                .wrap(from_fn(idempotency::idempotent))
                 .wrap(from_fn(middleware::require_auth))
                 .configure(routes::auth::configure)
                 .configure(routes::api_keys::configure)

@@ -12,6 +12,7 @@
 pub mod api_keys;
 pub mod customers;
 pub mod db;
+pub mod idempotency;
 pub mod page;
 pub mod schema;
 pub mod settings;

@@ -125,6 +125,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::{TimestampType, JsonType};
+
+    idempotency_keys (principal, key) {
+        principal -> Text,
+        key -> Text,
+        request_hash -> Text,
+        status_code -> Nullable<Integer>,
+        response_body -> Nullable<Binary>,
+        response_headers -> Nullable<JsonType>,
+        created_at -> TimestampType,
+        completed_at -> Nullable<TimestampType>,
+    }
+}
+
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(customer_tags -> customers (customer_id));
 diesel::allow_tables_to_appear_in_same_query!(
@@ -133,5 +149,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     refresh_tokens,
     customers,
     customer_tags,
-    settings
+    settings,
+    idempotency_keys
 );

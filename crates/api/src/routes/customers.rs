@@ -36,9 +36,13 @@ fn with_etag(mut res: actix_web::HttpResponseBuilder, c: &Customer) -> HttpRespo
 /// Create a customer.
 #[utoipa::path(
     post, path = "/api/v1/customers", tag = "customers",
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "Makes a retry safe: the same key with the same request replays the first response (24 h)")),
     request_body = CustomerDraft,
     responses(
-        (status = 201, description = "Created", body = Customer, headers(("ETag" = String), ("Location" = String))),
+        (status = 201, description = "Created (or the replay of the first response to this Idempotency-Key)", body = Customer,
+            headers(("ETag" = String), ("Location" = String), ("Idempotent-Replayed" = Option<String>))),
+        (status = 409, description = "A request with this Idempotency-Key is still running", body = Problem, content_type = "application/problem+json"),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `customers:write`", body = Problem, content_type = "application/problem+json"),

@@ -1,0 +1,13 @@
+-- Idempotency-Key support: the first response to a POST, replayed for retries with the same key.
+CREATE TABLE idempotency_keys (
+    principal        TEXT NOT NULL,
+    key              TEXT NOT NULL,
+    request_hash     TEXT NOT NULL,
+    status_code      INTEGER,
+    response_body    BYTEA,
+    response_headers JSONB,
+    created_at       TIMESTAMPTZ NOT NULL,
+    completed_at     TIMESTAMPTZ,
+    PRIMARY KEY (principal, key)
+);
+CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);

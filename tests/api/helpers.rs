@@ -74,8 +74,10 @@ pub struct TestApp {
     /// An admin API key.
     pub admin_key: String,
     pub db: rapport_store::Db,
+    database_url: String,
     handle: actix_web::dev::ServerHandle,
-    _cleanup: Cleanup,
+    /// Only the first server of a database drops it.
+    _cleanup: Option<Cleanup>,
 }
 
 impl Drop for TestApp {
@@ -131,21 +133,41 @@ fn fresh_database(backend: Backend) -> Option<(String, Cleanup)> {
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Option<TestApp> {
         let (url, cleanup) = fresh_database(backend)?;
-        let config = Config::for_database(&url);
+        let (mut app, admin_key) = Self::start(&url);
+        app.admin_key = admin_key.expect("a fresh database gets a bootstrap admin key");
+        app._cleanup = Some(cleanup);
+        Some(app)
+    }
+
+    /// Another server on the same database, as a second process behind a load balancer would
+    /// be: its own pool, caches and writer; nothing shared with this one but the database.
+    pub async fn peer(&self) -> TestApp {
+        let (mut peer, admin_key) = Self::start(&self.database_url);
+        assert!(
+            admin_key.is_none(),
+            "the bootstrap key is made once per database"
+        );
+        peer.admin_key = self.admin_key.clone();
+        peer
+    }
+
+    fn start(url: &str) -> (TestApp, Option<String>) {
+        let config = Config::for_database(url);
         let (app, admin_key) = Application::build(&config).expect("application builds");
-        let admin_key = admin_key.expect("a fresh database gets a bootstrap admin key");
         let base = format!("http://127.0.0.1:{}", app.port);
         let db = app.db.clone();
         let handle = app.handle();
         tokio::spawn(app.run_until_stopped());
-        Some(TestApp {
+        let test_app = TestApp {
             base,
             client: reqwest::Client::new(),
-            admin_key,
+            admin_key: String::new(),
             db,
+            database_url: url.to_owned(),
             handle,
-            _cleanup: cleanup,
-        })
+            _cleanup: None,
+        };
+        (test_app, admin_key)
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -12,3 +12,4 @@ mod idempotency;
 mod openapi;
 mod ops;
 mod pagination;
+mod scale_out;

@@ -13,3 +13,4 @@ mod openapi;
 mod ops;
 mod pagination;
 mod scale_out;
+mod users;

@@ -123,6 +123,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .wrap(from_fn(middleware::require_auth))
                 .configure(routes::auth::configure)
                 .configure(routes::api_keys::configure)
+                .configure(routes::users::configure)
                 .configure(routes::customers::configure),
         )
         .default_service(web::to(not_found));

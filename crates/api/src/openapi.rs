@@ -28,6 +28,11 @@ as `cursor`. Authenticate with `Authorization: Bearer <JWT>` (staff, from `/api/
         routes::api_keys::list_api_keys,
         routes::api_keys::get_api_key,
         routes::api_keys::revoke_api_key,
+        routes::users::create_user,
+        routes::users::list_users,
+        routes::users::get_user,
+        routes::users::update_user,
+        routes::auth::who_am_i,
         routes::customers::create_customer,
         routes::customers::list_customers,
         routes::customers::get_customer,
@@ -40,6 +45,7 @@ as `cursor`. Authenticate with `Authorization: Bearer <JWT>` (staff, from `/api/
         (name = "customers", description = "Customers: identity, contact, demographics, preferences, lifecycle"),
         (name = "auth", description = "Staff sign-in and tokens"),
         (name = "api-keys", description = "API keys for integrations (admin)"),
+        (name = "users", description = "Staff accounts (admin)"),
         (name = "ops", description = "Health and metrics"),
     )
 )]

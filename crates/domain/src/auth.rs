@@ -188,10 +188,14 @@ pub struct ApiKey {
     pub scopes: Vec<Scope>,
     /// Who created it: `cli`, `bootstrap`, or `user:<id>` / `api_key:<id>`.
     pub created_by: Option<String>,
+    #[serde(serialize_with = "crate::time::serialize")]
     pub created_at: chrono::DateTime<chrono::Utc>,
+    #[serde(serialize_with = "crate::time::serialize_option")]
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Updated at most every few seconds, not on every request.
+    #[serde(serialize_with = "crate::time::serialize_option")]
     pub last_used_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(serialize_with = "crate::time::serialize_option")]
     pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
@@ -202,8 +206,11 @@ pub struct User {
     pub email: String,
     pub name: String,
     pub role: Role,
+    #[serde(serialize_with = "crate::time::serialize")]
     pub created_at: chrono::DateTime<chrono::Utc>,
+    #[serde(serialize_with = "crate::time::serialize")]
     pub updated_at: chrono::DateTime<chrono::Utc>,
+    #[serde(serialize_with = "crate::time::serialize_option")]
     pub disabled_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 

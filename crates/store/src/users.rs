@@ -177,3 +177,57 @@ pub fn revoke_refresh_family(
 pub fn count(conn: &mut DbConn) -> StoreResult<i64> {
     Ok(users::table.count().get_result(conn)?)
 }
+
+/// Every user, by e-mail.
+pub fn list(conn: &mut DbConn) -> StoreResult<Vec<User>> {
+    users::table
+        .select(Row::as_select())
+        .order(users::email.asc())
+        .load(conn)?
+        .into_iter()
+        .map(|r| r.into_domain().map(|(u, _)| u))
+        .collect()
+}
+
+/// What an administrator may change about a user; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UserChanges {
+    pub name: Option<String>,
+    pub role: Option<Role>,
+    /// `Some(true)` disables (and signs the user out everywhere), `Some(false)` enables.
+    pub disabled: Option<bool>,
+}
+
+pub fn update(
+    conn: &mut DbConn,
+    id: Uuid,
+    changes: &UserChanges,
+    now: DateTime<Utc>,
+) -> StoreResult<User> {
+    let current = get(conn, id)?;
+    let name = changes.name.clone().unwrap_or(current.name);
+    let role = changes.role.unwrap_or(current.role);
+    let disabled_at = match changes.disabled {
+        Some(true) => current.disabled_at.or(Some(now)),
+        Some(false) => None,
+        None => current.disabled_at,
+    };
+    diesel::update(users::table.find(DbUuid(id)))
+        .set((
+            users::name.eq(&name),
+            users::role.eq(role.as_str()),
+            users::disabled_at.eq(disabled_at.map(DbTime)),
+            users::updated_at.eq(DbTime(now)),
+        ))
+        .execute(conn)?;
+    if disabled_at.is_some() {
+        diesel::update(
+            refresh_tokens::table
+                .filter(refresh_tokens::user_id.eq(DbUuid(id)))
+                .filter(refresh_tokens::revoked_at.is_null()),
+        )
+        .set(refresh_tokens::revoked_at.eq(DbTime(now)))
+        .execute(conn)?;
+    }
+    get(conn, id)
+}

@@ -21,7 +21,8 @@ pub fn configure_public(cfg: &mut web::ServiceConfig) {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/auth/revoke").post(revoke_token));
+    cfg.service(web::resource("/auth/revoke").post(revoke_token))
+        .service(web::resource("/auth/me").get(who_am_i));
 }
 
 /// Either a password sign-in or a refresh.
@@ -186,4 +187,44 @@ pub async fn revoke_token(
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// The caller: which credential, its scopes, and the user or key behind it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    /// `user:<id>` or `api_key:<id>`.
+    pub subject: String,
+    pub scopes: Vec<rapport_domain::auth::Scope>,
+    /// Set when signed in as a staff user.
+    pub user: Option<rapport_domain::auth::User>,
+    /// Set when calling with an API key.
+    pub api_key: Option<rapport_domain::auth::ApiKey>,
+}
+
+/// Who am I: for frontends to show the signed-in user and hide what their scopes forbid.
+#[utoipa::path(
+    get, path = "/api/v1/auth/me", tag = "auth",
+    responses(
+        (status = 200, description = "The caller", body = Me),
+        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn who_am_i(
+    state: web::Data<AppState>,
+    principal: web::ReqData<Principal>,
+) -> ApiResult<HttpResponse> {
+    let principal = principal.into_inner();
+    let subject = principal.subject;
+    let (user, api_key) = state
+        .run(move |conn| match subject {
+            Subject::User(id) => Ok((Some(users::get(conn, id)?), None)),
+            Subject::ApiKey(id) => Ok((None, Some(rapport_store::api_keys::get(conn, id)?))),
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(Me {
+        subject: subject.label(),
+        scopes: principal.scopes.as_slice().to_vec(),
+        user,
+        api_key,
+    }))
 }

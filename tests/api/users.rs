@@ -1,0 +1,74 @@
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_problem, both_backends, TestApp};
+
+async fn sign_in(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
+    app.anon(Method::POST, "/api/v1/auth/token")
+        .json(&json!({"grant_type": "password", "email": email, "password": password}))
+        .send()
+        .await
+        .unwrap()
+}
+
+both_backends! {
+    async fn admins_manage_staff_accounts_end_to_end(app) {
+        let res = app.admin(Method::POST, "/api/v1/users")
+            .json(&json!({"email": "Marta@Corp.example", "name": "Marta", "role": "agent", "password": "correct horse battery"}))
+            .send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let marta: Value = res.json().await.unwrap();
+        assert_eq!(marta["email"], "marta@corp.example");
+        assert!(marta.get("password").is_none() && marta.get("password_hash").is_none());
+        let id = marta["id"].as_str().unwrap().to_owned();
+
+        // Bad requests write nothing.
+        for body in [
+            json!({"email": "marta@corp.example", "name": "Again", "role": "agent", "password": "another long one"}),
+            json!({"email": "not-an-email", "name": "X", "role": "agent", "password": "long enough pass"}),
+            json!({"email": "x@corp.example", "name": "X", "role": "agent", "password": "short"}),
+            json!({"email": "x@corp.example", "name": " ", "role": "agent", "password": "long enough pass"}),
+            json!({"email": "x@corp.example", "name": "X", "role": "overlord", "password": "long enough pass"}),
+        ] {
+            let res = app.admin(Method::POST, "/api/v1/users").json(&body).send().await.unwrap();
+            let expected = if body["name"] == "Again" { StatusCode::CONFLICT } else { StatusCode::UNPROCESSABLE_ENTITY };
+            assert_eq!(res.status(), expected, "{body}");
+        }
+        let all: Value = app.admin(Method::GET, "/api/v1/users").send().await.unwrap().json().await.unwrap();
+        assert_eq!(all.as_array().unwrap().len(), 1);
+
+        // She signs in and sees herself; an agent cannot manage users.
+        let tokens: Value = sign_in(&app, "marta@corp.example", "correct horse battery").await.json().await.unwrap();
+        let access = tokens["access_token"].as_str().unwrap().to_owned();
+        let me: Value = app.with(&access, Method::GET, "/api/v1/auth/me").send().await.unwrap().json().await.unwrap();
+        assert_eq!(me["subject"], format!("user:{id}"));
+        assert_eq!(me["user"]["name"], "Marta");
+        assert!(me["scopes"].as_array().unwrap().contains(&json!("customers:write")));
+        assert_problem(app.with(&access, Method::GET, "/api/v1/users").send().await.unwrap(), StatusCode::FORBIDDEN, "forbidden").await;
+
+        // Promote: the next token carries the new role's scopes.
+        let res = app.admin(Method::PATCH, &format!("/api/v1/users/{id}")).json(&json!({"role": "admin", "name": "Marta R."})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let tokens2: Value = sign_in(&app, "marta@corp.example", "correct horse battery").await.json().await.unwrap();
+        assert_eq!(app.with(tokens2["access_token"].as_str().unwrap(), Method::GET, "/api/v1/users").send().await.unwrap().status(), StatusCode::OK);
+
+        // Disable: no more sign-in, and her refresh tokens are dead.
+        let res = app.admin(Method::PATCH, &format!("/api/v1/users/{id}")).json(&json!({"disabled": true})).send().await.unwrap();
+        let disabled: Value = res.json().await.unwrap();
+        assert!(disabled["disabled_at"].is_string());
+        assert_problem(sign_in(&app, "marta@corp.example", "correct horse battery").await, StatusCode::UNAUTHORIZED, "unauthorized").await;
+        let res = app.anon(Method::POST, "/api/v1/auth/token").json(&json!({"grant_type": "refresh_token", "refresh_token": tokens2["refresh_token"]})).send().await.unwrap();
+        assert_problem(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
+        let res = app.admin(Method::PATCH, &format!("/api/v1/users/{id}")).json(&json!({"name": null, "colour": "red"})).send().await.unwrap();
+        assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        assert_problem(app.admin(Method::GET, "/api/v1/users/01900000-0000-7000-8000-000000000000").send().await.unwrap(), StatusCode::NOT_FOUND, "not_found").await;
+    }
+
+    async fn who_am_i_names_the_api_key(app) {
+        let me: Value = app.admin(Method::GET, "/api/v1/auth/me").send().await.unwrap().json().await.unwrap();
+        assert!(me["subject"].as_str().unwrap().starts_with("api_key:"));
+        assert_eq!(me["scopes"], json!(["admin"]));
+        assert_eq!(me["api_key"]["name"], "bootstrap admin");
+        assert!(me["user"].is_null());
+    }
+}

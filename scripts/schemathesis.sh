@@ -15,6 +15,11 @@ PID=$!
 trap 'kill $PID 2>/dev/null; rm -rf "$DIR"' EXIT
 for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/health/ready" >/dev/null && break; sleep 0.2; done
 KEY=$(grep -o 'rk_[A-Za-z0-9_-]*' "$DIR/out" | head -n 1)
-schemathesis run "http://127.0.0.1:$PORT/api/v1/openapi.json" -H "Authorization: Bearer $KEY" \
-    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
-    --exclude-operation-id revoke_api_key --max-examples "${MAX_EXAMPLES:-100}" --workers 2 "$@"
+# The coverage phase runs on its own: run together with the others, schemathesis 4.32 crashed
+# inside hypothesis ("AST constructor recursion depth mismatch") on operations with query
+# parameters, although each phase passes alone.
+for phases in examples,fuzzing,stateful coverage; do
+    schemathesis run "http://127.0.0.1:$PORT/api/v1/openapi.json" -H "Authorization: Bearer $KEY" \
+        --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
+        --exclude-operation-id revoke_api_key --max-examples "${MAX_EXAMPLES:-100}" --workers 2 --phases "$phases" "$@"
+done

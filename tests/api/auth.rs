@@ -68,14 +68,6 @@ async fn create_user(app: &TestApp, email: &str, role: &str) {
     rapport_store::users::insert(&mut conn, &user, &hash).unwrap();
 }
 
-async fn sign_in(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
-    app.anon(Method::POST, "/api/v1/auth/token")
-        .json(&json!({"grant_type": "password", "email": email, "password": password}))
-        .send()
-        .await
-        .unwrap()
-}
-
 both_backends! {
     async fn every_protected_route_answers_401_problem_without_credentials(app) {
         for (method, path) in protected_operations(&app).await {
@@ -190,10 +182,10 @@ both_backends! {
 
     async fn staff_sign_in_gives_role_scoped_tokens_and_refresh_rotates(app) {
         create_user(&app, "viewer@example.com", "viewer").await;
-        assert_problem(sign_in(&app, "viewer@example.com", "wrong password!").await, StatusCode::UNAUTHORIZED, "unauthorized").await;
-        assert_problem(sign_in(&app, "nobody@example.com", "a long enough password").await, StatusCode::UNAUTHORIZED, "unauthorized").await;
+        assert_problem(app.sign_in("viewer@example.com", "wrong password!").await, StatusCode::UNAUTHORIZED, "unauthorized").await;
+        assert_problem(app.sign_in("nobody@example.com", "a long enough password").await, StatusCode::UNAUTHORIZED, "unauthorized").await;
 
-        let res = sign_in(&app, "Viewer@Example.com", "a long enough password").await;
+        let res = app.sign_in("Viewer@Example.com", "a long enough password").await;
         assert_eq!(res.status(), StatusCode::OK);
         let tokens: Value = res.json().await.unwrap();
         assert_eq!(tokens["token_type"], "Bearer");
@@ -217,7 +209,7 @@ both_backends! {
 
     async fn signing_out_revokes_the_refresh_token(app) {
         create_user(&app, "agent@example.com", "agent").await;
-        let tokens: Value = sign_in(&app, "agent@example.com", "a long enough password").await.json().await.unwrap();
+        let tokens: Value = app.sign_in("agent@example.com", "a long enough password").await.json().await.unwrap();
         let access = tokens["access_token"].as_str().unwrap();
         let refresh = tokens["refresh_token"].as_str().unwrap();
         let res = app.with(access, Method::POST, "/api/v1/auth/revoke").json(&json!({"refresh_token": refresh})).send().await.unwrap();

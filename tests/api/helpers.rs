@@ -200,6 +200,15 @@ impl TestApp {
         res.json().await.unwrap()
     }
 
+    /// `POST /api/v1/auth/token` with a password.
+    pub async fn sign_in(&self, email: &str, password: &str) -> Response {
+        self.anon(Method::POST, "/api/v1/auth/token")
+            .json(&serde_json::json!({"grant_type": "password", "email": email, "password": password}))
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Creates an API key with these scopes and returns its secret.
     pub async fn key_with(&self, scopes: &[&str]) -> String {
         let res = self

@@ -1,15 +1,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_problem, both_backends, TestApp};
-
-async fn sign_in(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
-    app.anon(Method::POST, "/api/v1/auth/token")
-        .json(&json!({"grant_type": "password", "email": email, "password": password}))
-        .send()
-        .await
-        .unwrap()
-}
+use crate::helpers::{assert_problem, both_backends};
 
 both_backends! {
     async fn admins_manage_staff_accounts_end_to_end(app) {
@@ -38,7 +30,7 @@ both_backends! {
         assert_eq!(all.as_array().unwrap().len(), 1);
 
         // She signs in and sees herself; an agent cannot manage users.
-        let tokens: Value = sign_in(&app, "marta@corp.example", "correct horse battery").await.json().await.unwrap();
+        let tokens: Value = app.sign_in("marta@corp.example", "correct horse battery").await.json().await.unwrap();
         let access = tokens["access_token"].as_str().unwrap().to_owned();
         let me: Value = app.with(&access, Method::GET, "/api/v1/auth/me").send().await.unwrap().json().await.unwrap();
         assert_eq!(me["subject"], format!("user:{id}"));
@@ -49,14 +41,14 @@ both_backends! {
         // Promote: the next token carries the new role's scopes.
         let res = app.admin(Method::PATCH, &format!("/api/v1/users/{id}")).json(&json!({"role": "admin", "name": "Marta R."})).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK);
-        let tokens2: Value = sign_in(&app, "marta@corp.example", "correct horse battery").await.json().await.unwrap();
+        let tokens2: Value = app.sign_in("marta@corp.example", "correct horse battery").await.json().await.unwrap();
         assert_eq!(app.with(tokens2["access_token"].as_str().unwrap(), Method::GET, "/api/v1/users").send().await.unwrap().status(), StatusCode::OK);
 
         // Disable: no more sign-in, and her refresh tokens are dead.
         let res = app.admin(Method::PATCH, &format!("/api/v1/users/{id}")).json(&json!({"disabled": true})).send().await.unwrap();
         let disabled: Value = res.json().await.unwrap();
         assert!(disabled["disabled_at"].is_string());
-        assert_problem(sign_in(&app, "marta@corp.example", "correct horse battery").await, StatusCode::UNAUTHORIZED, "unauthorized").await;
+        assert_problem(app.sign_in("marta@corp.example", "correct horse battery").await, StatusCode::UNAUTHORIZED, "unauthorized").await;
         let res = app.anon(Method::POST, "/api/v1/auth/token").json(&json!({"grant_type": "refresh_token", "refresh_token": tokens2["refresh_token"]})).send().await.unwrap();
         assert_problem(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
         let res = app.admin(Method::PATCH, &format!("/api/v1/users/{id}")).json(&json!({"name": null, "colour": "red"})).send().await.unwrap();

@@ -98,6 +98,27 @@ fn json_error(path: &str, e: &serde_json::Error) -> ApiError {
     }
 }
 
+/// The raw body of a JSON request, after the content-type and size checks.
+fn json_bytes(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    allow_merge_patch: bool,
+) -> impl std::future::Future<Output = Result<actix_web::web::Bytes, ApiError>> + 'static {
+    let req = req.clone();
+    let mut payload = payload.take();
+    async move {
+        if !content_type_ok(&req, allow_merge_patch) {
+            let expected = if allow_merge_patch {
+                "send the patch as application/merge-patch+json or application/json"
+            } else {
+                "send the body as application/json"
+            };
+            return Err(ApiError::new(Code::UnsupportedMediaType, expected));
+        }
+        read_body(&req, &mut payload).await
+    }
+}
+
 /// A JSON body deserialised into `T`.
 pub struct JsonBody<T>(pub T);
 
@@ -106,18 +127,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        let mut payload = payload.take();
-        Box::pin(async move {
-            if !content_type_ok(&req, false) {
-                return Err(ApiError::new(
-                    Code::UnsupportedMediaType,
-                    "send the body as application/json",
-                ));
-            }
-            let bytes = read_body(&req, &mut payload).await?;
-            parse_json(&bytes).map(JsonBody)
-        })
+        let body = json_bytes(req, payload, false);
+        Box::pin(async move { parse_json(&body.await?).map(JsonBody) })
     }
 }
 
@@ -129,16 +140,9 @@ impl FromRequest for MergePatch {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        let mut payload = payload.take();
+        let body = json_bytes(req, payload, true);
         Box::pin(async move {
-            if !content_type_ok(&req, true) {
-                return Err(ApiError::new(
-                    Code::UnsupportedMediaType,
-                    "send the patch as application/merge-patch+json or application/json",
-                ));
-            }
-            let bytes = read_body(&req, &mut payload).await?;
+            let bytes = body.await?;
             let value: serde_json::Value = parse_json(&bytes)?;
             if !value.is_object() {
                 return Err(ApiError::Validation(vec![FieldError {

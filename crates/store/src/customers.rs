@@ -318,19 +318,6 @@ pub enum CustomerSort {
 }
 
 impl CustomerSort {
-    pub const NAMES: &'static [&'static str] =
-        &["created_at", "-created_at", "updated_at", "-updated_at"];
-
-    pub fn parse(value: &str) -> Option<Self> {
-        Some(match value {
-            "created_at" => Self::CreatedAsc,
-            "-created_at" => Self::CreatedDesc,
-            "updated_at" => Self::UpdatedAsc,
-            "-updated_at" => Self::UpdatedDesc,
-            _ => return None,
-        })
-    }
-
     pub fn as_str(self) -> &'static str {
         match self {
             Self::CreatedAsc => "created_at",

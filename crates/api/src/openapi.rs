@@ -39,7 +39,7 @@ as `cursor`. Authenticate with `Authorization: Bearer <JWT>` (staff, from `/api/
         routes::customers::patch_customer,
         routes::customers::delete_customer,
     ),
-    components(schemas(crate::error::Problem, rapport_domain::FieldError, routes::customers::SortParam)),
+    components(schemas(crate::error::Problem, rapport_domain::FieldError, rapport_domain::customer::CustomerSort)),
     modifiers(&Security),
     tags(
         (name = "customers", description = "Customers: identity, contact, demographics, preferences, lifecycle"),

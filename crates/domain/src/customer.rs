@@ -79,6 +79,33 @@ string_enum! {
     }
 }
 
+/// How a customer list is ordered; every order ends with the id, so it is total. On the wire:
+/// `-created_at` (the default, newest first), `created_at`, `-updated_at`, `updated_at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+pub enum CustomerSort {
+    #[serde(rename = "created_at")]
+    CreatedAsc,
+    #[default]
+    #[serde(rename = "-created_at")]
+    CreatedDesc,
+    #[serde(rename = "updated_at")]
+    UpdatedAsc,
+    #[serde(rename = "-updated_at")]
+    UpdatedDesc,
+}
+
+impl CustomerSort {
+    /// The wire name, which also binds pagination cursors to their sort.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CreatedAsc => "created_at",
+            Self::CreatedDesc => "-created_at",
+            Self::UpdatedAsc => "updated_at",
+            Self::UpdatedDesc => "-updated_at",
+        }
+    }
+}
+
 /// Postal address.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]

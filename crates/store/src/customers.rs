@@ -308,25 +308,7 @@ pub fn archive(
     }
 }
 
-/// How a customer list is ordered. Every order ends with the id, so it is total.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CustomerSort {
-    CreatedAsc,
-    CreatedDesc,
-    UpdatedAsc,
-    UpdatedDesc,
-}
-
-impl CustomerSort {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::CreatedAsc => "created_at",
-            Self::CreatedDesc => "-created_at",
-            Self::UpdatedAsc => "updated_at",
-            Self::UpdatedDesc => "-updated_at",
-        }
-    }
-}
+pub use rapport_domain::customer::CustomerSort;
 
 /// List filters; all optional, combined with AND.
 #[derive(Debug, Clone, Default)]

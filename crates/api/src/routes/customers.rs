@@ -3,8 +3,9 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
+use rapport_domain::customer::CustomerSort;
 use rapport_domain::customer::{merge_patch, Customer, CustomerDraft, LifecycleStage};
-use rapport_store::customers::{self, CustomerFilter, CustomerSort};
+use rapport_store::customers::{self, CustomerFilter};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
@@ -112,30 +113,6 @@ fn not_found(e: ApiError) -> ApiError {
     }
 }
 
-/// Sort orders of the customer list.
-#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
-pub enum SortParam {
-    #[serde(rename = "created_at")]
-    CreatedAt,
-    #[serde(rename = "-created_at")]
-    CreatedAtDesc,
-    #[serde(rename = "updated_at")]
-    UpdatedAt,
-    #[serde(rename = "-updated_at")]
-    UpdatedAtDesc,
-}
-
-impl From<SortParam> for CustomerSort {
-    fn from(p: SortParam) -> Self {
-        match p {
-            SortParam::CreatedAt => CustomerSort::CreatedAsc,
-            SortParam::CreatedAtDesc => CustomerSort::CreatedDesc,
-            SortParam::UpdatedAt => CustomerSort::UpdatedAsc,
-            SortParam::UpdatedAtDesc => CustomerSort::UpdatedDesc,
-        }
-    }
-}
-
 /// Query parameters of the customer list.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -159,7 +136,7 @@ pub struct ListCustomersQuery {
     /// Include archived customers (default false).
     pub include_archived: Option<bool>,
     /// Order: `-created_at` (default, newest first), `created_at`, `-updated_at`, `updated_at`.
-    pub sort: Option<SortParam>,
+    pub sort: Option<CustomerSort>,
     /// Page size, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
@@ -189,10 +166,7 @@ pub async fn list_customers(
     if !(1..=200).contains(&limit) {
         return Err(bad("limit must be between 1 and 200".into()));
     }
-    let sort = q
-        .sort
-        .map(CustomerSort::from)
-        .unwrap_or(CustomerSort::CreatedDesc);
+    let sort = q.sort.unwrap_or_default();
     if q.q.as_ref().is_some_and(|t| t.chars().count() > 100) {
         return Err(bad("q must be at most 100 characters".into()));
     }

@@ -9,6 +9,7 @@ mod auth;
 mod customers;
 mod errors;
 mod idempotency;
+mod interactions;
 mod openapi;
 mod ops;
 mod pagination;

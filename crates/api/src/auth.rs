@@ -349,7 +349,13 @@ pub mod scope {
             }
         )*};
     }
-    markers!(Admin, CustomersRead, CustomersWrite);
+    markers!(
+        Admin,
+        CustomersRead,
+        CustomersWrite,
+        InteractionsRead,
+        InteractionsWrite
+    );
 }
 
 /// The authenticated caller, already checked for scope `S`. Put it first in a handler's

@@ -267,6 +267,11 @@ impl From<StoreError> for ApiError {
                 Code::PreconditionFailed,
                 "the resource changed since it was read; fetch it again",
             ),
+            StoreError::MissingReference(field) => ApiError::Validation(vec![FieldError {
+                field: field.into(),
+                code: "not_found".into(),
+                message: format!("no such {}", field.trim_end_matches("_id")),
+            }]),
             StoreError::InvalidCursor => ApiError::new(
                 Code::InvalidCursor,
                 "the cursor is not one this list returned for this sort",
@@ -281,6 +286,8 @@ fn conflict_detail(rule: &str) -> String {
     match rule {
         "customer_archived" => "the customer is archived and can no longer be changed".into(),
         "user_email" => "a user with this e-mail already exists".into(),
+        "external_ref" => "another record from this source has this external_ref".into(),
+        "merge_self" => "a customer cannot be merged into itself".into(),
         other => format!("this would break the uniqueness rule `{other}`"),
     }
 }

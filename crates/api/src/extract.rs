@@ -211,3 +211,46 @@ pub fn path_config() -> actix_web::web::PathConfig {
         ApiError::new(Code::InvalidPath, format!("bad path parameter: {e}")).into()
     })
 }
+
+/// Read, merge, check, write: a `PATCH` with a JSON merge patch (RFC 7396). `read` returns the
+/// current draft and version; the patched draft is parsed like a create, so a patch can never
+/// produce what a create would refuse; `write` stores it if the version is unchanged. Without
+/// `If-Match`, a concurrent change is merged again (a few times) instead of being overwritten.
+pub async fn apply_merge_patch<D, T, R, RF, W, WF>(
+    expected: Option<i64>,
+    patch: &serde_json::Value,
+    read: R,
+    write: W,
+) -> Result<T, ApiError>
+where
+    D: rapport_domain::Draft,
+    R: Fn() -> RF,
+    RF: std::future::Future<Output = Result<(D, i64), ApiError>>,
+    W: Fn(D, i64) -> WF,
+    WF: std::future::Future<Output = Result<T, ApiError>>,
+{
+    for _ in 0..5 {
+        let (current, version) = read().await?;
+        if expected.is_some_and(|v| v != version) {
+            return Err(ApiError::new(
+                Code::PreconditionFailed,
+                "If-Match does not match the current entity tag",
+            ));
+        }
+        let mut doc = serde_json::to_value(&current).map_err(|e| ApiError::Internal(e.into()))?;
+        rapport_domain::customer::merge_patch(&mut doc, patch);
+        let bytes = serde_json::to_vec(&doc).map_err(|e| ApiError::Internal(e.into()))?;
+        let draft = parse_json::<D>(&bytes)?.parse()?;
+        match write(draft, version).await {
+            Err(ApiError::Client {
+                code: Code::PreconditionFailed,
+                ..
+            }) if expected.is_none() => continue,
+            other => return other,
+        }
+    }
+    Err(ApiError::new(
+        Code::Conflict,
+        "the resource is being changed concurrently; retry",
+    ))
+}

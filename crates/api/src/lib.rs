@@ -124,7 +124,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(routes::auth::configure)
                 .configure(routes::api_keys::configure)
                 .configure(routes::users::configure)
-                .configure(routes::customers::configure),
+                .configure(routes::customers::configure)
+                .configure(routes::interactions::configure),
         )
         .default_service(web::to(not_found));
 }

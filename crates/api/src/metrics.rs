@@ -16,6 +16,7 @@ pub struct Metrics {
     pub pool_max: IntGauge,
     pub customers_created: IntCounter,
     pub customers_archived: IntCounter,
+    pub interactions_created: IntCounter,
     pub tokens_issued: IntCounter,
     pub auth_failures: IntCounter,
 }
@@ -52,6 +53,8 @@ impl Metrics {
         )?;
         let customers_created = IntCounter::new("customers_created_total", "Customers created")?;
         let customers_archived = IntCounter::new("customers_archived_total", "Customers archived")?;
+        let interactions_created =
+            IntCounter::new("interactions_created_total", "Interactions recorded")?;
         let tokens_issued = IntCounter::new("auth_tokens_issued_total", "Access tokens issued")?;
         let auth_failures = IntCounter::new(
             "auth_failures_total",
@@ -66,6 +69,7 @@ impl Metrics {
             Box::new(build.clone()),
             Box::new(customers_created.clone()),
             Box::new(customers_archived.clone()),
+            Box::new(interactions_created.clone()),
             Box::new(tokens_issued.clone()),
             Box::new(auth_failures.clone()),
         ] {
@@ -83,6 +87,7 @@ impl Metrics {
             pool_max,
             customers_created,
             customers_archived,
+            interactions_created,
             tokens_issued,
             auth_failures,
         })

@@ -16,28 +16,7 @@ use validator::{Validate, ValidationError};
 
 use crate::validation::{self, error, ValidationFailure};
 
-macro_rules! string_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),* $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant,)* }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant,)*];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text,)* }
-            }
-
-            pub fn parse(value: &str) -> Option<Self> {
-                match value { $($text => Some($name::$variant),)* _ => None }
-            }
-        }
-    };
-}
-
-string_enum! {
+crate::string_enum! {
     /// Where the customer stands with us.
     LifecycleStage { Lead => "lead", Prospect => "prospect", Customer => "customer", Churned => "churned" }
 }
@@ -49,7 +28,7 @@ impl Default for LifecycleStage {
     }
 }
 
-string_enum! {
+crate::string_enum! {
     /// How the customer first heard of us.
     AcquisitionChannel {
         OrganicSearch => "organic_search", PaidSearch => "paid_search", Social => "social",
@@ -58,7 +37,7 @@ string_enum! {
     }
 }
 
-string_enum! {
+crate::string_enum! {
     /// A contact channel.
     Channel {
         Email => "email", Phone => "phone", Chat => "chat", Sms => "sms", Social => "social",
@@ -66,12 +45,12 @@ string_enum! {
     }
 }
 
-string_enum! {
+crate::string_enum! {
     /// Household income band, relative to the customer's country.
     IncomeBand { Low => "low", LowerMiddle => "lower_middle", Middle => "middle", UpperMiddle => "upper_middle", High => "high" }
 }
 
-string_enum! {
+crate::string_enum! {
     /// Highest completed education.
     Education {
         Primary => "primary", Secondary => "secondary", Vocational => "vocational", Bachelor => "bachelor",

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::db::DbConn;
 use crate::page::{Cursor, Page};
-use crate::schema::{customer_tags, customers};
+use crate::schema::{customer_aliases, customer_tags, customers};
 use crate::types::{DbJson, DbTime, DbUuid};
 use crate::{StoreError, StoreResult};
 
@@ -442,3 +442,26 @@ pub fn list(
     };
     Ok(Page { items, next_cursor })
 }
+
+/// The id a customer is known by now: `id` itself if it exists, or the survivor it was merged
+/// into. `None` if neither.
+pub fn resolve_id(conn: &mut DbConn, id: Uuid) -> StoreResult<Option<Uuid>> {
+    let exists = customers::table
+        .find(DbUuid(id))
+        .select(customers::id)
+        .first::<DbUuid>(conn)
+        .optional()?;
+    if exists.is_some() {
+        return Ok(Some(id));
+    }
+    Ok(customer_aliases::table
+        .filter(customer_aliases::kind.eq(ALIAS_ID))
+        .filter(customer_aliases::value.eq(id.hyphenated().to_string()))
+        .select(customer_aliases::customer_id)
+        .first::<DbUuid>(conn)
+        .optional()?
+        .map(|d| d.0))
+}
+
+/// Alias kinds: a merged duplicate's id, e-mail and phone.
+const ALIAS_ID: &str = "id";

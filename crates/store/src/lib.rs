@@ -13,9 +13,11 @@ pub mod api_keys;
 pub mod customers;
 pub mod db;
 pub mod idempotency;
+pub mod interactions;
 pub mod page;
 pub mod schema;
 pub mod settings;
+pub mod timeline;
 mod types;
 pub mod users;
 mod writer;
@@ -32,6 +34,9 @@ pub enum StoreError {
     /// The row changed since the caller read it (optimistic concurrency).
     #[error("version mismatch")]
     VersionMismatch,
+    /// A field names something that does not exist (e.g. an interaction's `customer_id`).
+    #[error("no such {0}")]
+    MissingReference(&'static str),
     #[error("invalid cursor")]
     InvalidCursor,
     #[error("could not connect to the database: {0}")]

@@ -112,6 +112,7 @@ diesel::table! {
         created_at -> TimestampType,
         updated_at -> TimestampType,
         archived_at -> Nullable<TimestampType>,
+        external_ref -> Nullable<Text>,
     }
 }
 
@@ -141,7 +142,80 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::{UuidType, TimestampType, JsonType};
+
+    interactions (id) {
+        id -> UuidType,
+        customer_id -> UuidType,
+        channel -> Text,
+        kind -> Text,
+        direction -> Nullable<Text>,
+        occurred_at -> TimestampType,
+        subject -> Nullable<Text>,
+        body -> Nullable<Text>,
+        source -> Text,
+        external_ref -> Nullable<Text>,
+        metadata -> JsonType,
+        amount_minor -> Nullable<BigInt>,
+        currency -> Nullable<Text>,
+        product_category -> Nullable<Text>,
+        campaign_id -> Nullable<UuidType>,
+        order_ref -> Nullable<Text>,
+        agent_type -> Nullable<Text>,
+        agent_id -> Nullable<UuidType>,
+        version -> BigInt,
+        created_at -> TimestampType,
+        updated_at -> TimestampType,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::{UuidType, TimestampType};
+
+    customer_purchase_totals (customer_id, currency) {
+        customer_id -> UuidType,
+        currency -> Text,
+        purchase_count -> BigInt,
+        total_minor -> BigInt,
+        first_purchase_at -> TimestampType,
+        last_purchase_at -> TimestampType,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::{UuidType, TimestampType};
+
+    customer_aliases (kind, value) {
+        kind -> Text,
+        value -> Text,
+        customer_id -> UuidType,
+        created_at -> TimestampType,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::{UuidType, TimestampType, JsonType};
+
+    customer_merges (id) {
+        id -> UuidType,
+        survivor_id -> UuidType,
+        duplicate_id -> UuidType,
+        duplicate -> JsonType,
+        moved_interactions -> BigInt,
+        merged_by -> Nullable<Text>,
+        merged_at -> TimestampType,
+    }
+}
+
 diesel::joinable!(refresh_tokens -> users (user_id));
+diesel::joinable!(interactions -> customers (customer_id));
+diesel::joinable!(customer_purchase_totals -> customers (customer_id));
+diesel::joinable!(customer_aliases -> customers (customer_id));
 diesel::joinable!(customer_tags -> customers (customer_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -150,5 +224,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     customers,
     customer_tags,
     settings,
-    idempotency_keys
+    idempotency_keys,
+    interactions,
+    customer_purchase_totals,
+    customer_aliases,
+    customer_merges
 );

@@ -4,7 +4,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use rapport_domain::customer::CustomerSort;
-use rapport_domain::customer::{merge_patch, Customer, CustomerDraft, LifecycleStage};
+use rapport_domain::customer::{Customer, CustomerDraft, LifecycleStage};
 use rapport_store::customers::{self, CustomerFilter};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::auth::{scope, Auth};
 use crate::error::{ApiError, ApiResult, Code, Problem};
-use crate::extract::{etag, if_match, if_none_match, parse_json, JsonBody, MergePatch};
+use crate::extract::{apply_merge_patch, etag, if_match, if_none_match, JsonBody, MergePatch};
 use crate::routes::Page;
 use crate::AppState;
 
@@ -224,49 +224,35 @@ pub async fn patch_customer(
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let expected = if_match(&req)?;
-    // Optimistic concurrency: read, merge, write guarded by the version read. Without If-Match a
-    // concurrent change is merged again (a few times) instead of being overwritten.
-    for _ in 0..5 {
-        let current = state
-            .run(move |conn| customers::get(conn, id))
-            .await
-            .map_err(not_found)?;
-        if current.archived_at.is_some() {
-            return Err(ApiError::new(
-                Code::Conflict,
-                "the customer is archived and can no longer be changed",
-            ));
-        }
-        if expected.is_some_and(|v| v != current.version) {
-            return Err(ApiError::new(
-                Code::PreconditionFailed,
-                "If-Match does not match the current entity tag",
-            ));
-        }
-        let mut doc =
-            serde_json::to_value(&current.draft).map_err(|e| ApiError::Internal(e.into()))?;
-        merge_patch(&mut doc, &patch);
-        let bytes = serde_json::to_vec(&doc).map_err(|e| ApiError::Internal(e.into()))?;
-        let draft: CustomerDraft = parse_json(&bytes)?;
-        let draft = draft.parse()?;
-        let version = current.version;
-        let now = rapport_domain::now();
-        match state
-            .run_write(move |conn| customers::update(conn, id, version, &draft, now))
-            .await
-        {
-            Ok(updated) => return Ok(with_etag(HttpResponse::Ok(), &updated)),
-            Err(ApiError::Client {
-                code: Code::PreconditionFailed,
-                ..
-            }) if expected.is_none() => continue,
-            Err(e) => return Err(not_found(e)),
-        }
-    }
-    Err(ApiError::new(
-        Code::Conflict,
-        "the customer is being changed concurrently; retry",
-    ))
+    let updated = apply_merge_patch(
+        expected,
+        &patch,
+        || async {
+            let current = state
+                .run(move |conn| customers::get(conn, id))
+                .await
+                .map_err(not_found)?;
+            if current.archived_at.is_some() {
+                return Err(ApiError::new(
+                    Code::Conflict,
+                    "the customer is archived and can no longer be changed",
+                ));
+            }
+            Ok((current.draft, current.version))
+        },
+        |draft: CustomerDraft, version| {
+            let now = rapport_domain::now();
+            let state = state.clone();
+            async move {
+                state
+                    .run_write(move |conn| customers::update(conn, id, version, &draft, now))
+                    .await
+                    .map_err(not_found)
+            }
+        },
+    )
+    .await?;
+    Ok(with_etag(HttpResponse::Ok(), &updated))
 }
 
 /// Archive (delete) a customer. It disappears from lists but can still be read by id.

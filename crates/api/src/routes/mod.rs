@@ -5,6 +5,7 @@ pub mod auth;
 pub mod customers;
 pub mod docs;
 pub mod health;
+pub mod interactions;
 pub mod users;
 
 use serde::Serialize;

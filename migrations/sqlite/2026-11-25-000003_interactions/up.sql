@@ -1,0 +1,70 @@
+-- Interactions: every contact with a customer, purchases among them.
+CREATE TABLE interactions (
+    id               TEXT PRIMARY KEY NOT NULL,
+    customer_id      TEXT NOT NULL REFERENCES customers (id),
+    channel          TEXT NOT NULL,
+    kind             TEXT NOT NULL,
+    direction        TEXT,
+    occurred_at      TEXT NOT NULL,
+    subject          TEXT,
+    body             TEXT,
+    source           TEXT NOT NULL,
+    external_ref     TEXT,
+    metadata         TEXT NOT NULL,
+    amount_minor     BIGINT,
+    currency         TEXT,
+    product_category TEXT,
+    campaign_id      TEXT,
+    order_ref        TEXT,
+    agent_type       TEXT,
+    agent_id         TEXT,
+    version          BIGINT NOT NULL,
+    created_at       TEXT NOT NULL,
+    updated_at       TEXT NOT NULL
+);
+-- Creating a record again with the same (source, external_ref) finds the first one.
+CREATE UNIQUE INDEX interactions_external_ref ON interactions (source, external_ref)
+    WHERE external_ref IS NOT NULL;
+-- A customer's history (timeline, purchase summary) and the global list, both by time.
+CREATE INDEX interactions_customer ON interactions (customer_id, occurred_at, id);
+CREATE INDEX interactions_occurred ON interactions (occurred_at, id);
+CREATE INDEX interactions_campaign ON interactions (campaign_id, occurred_at, id)
+    WHERE campaign_id IS NOT NULL;
+
+-- Purchases per customer and currency, derived from the interactions on every write path.
+CREATE TABLE customer_purchase_totals (
+    customer_id       TEXT NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+    currency          TEXT NOT NULL,
+    purchase_count    BIGINT NOT NULL,
+    total_minor       BIGINT NOT NULL,
+    first_purchase_at TEXT NOT NULL,
+    last_purchase_at  TEXT NOT NULL,
+    PRIMARY KEY (customer_id, currency)
+);
+
+-- Customers from other systems: import is idempotent through this reference.
+ALTER TABLE customers ADD COLUMN external_ref TEXT;
+CREATE UNIQUE INDEX customers_external_ref ON customers (external_ref) WHERE external_ref IS NOT NULL;
+CREATE INDEX customers_phone ON customers (phone);
+
+-- After a merge the duplicate's identifiers (id, e-mail, phone) still find the survivor.
+CREATE TABLE customer_aliases (
+    kind        TEXT NOT NULL,
+    value       TEXT NOT NULL,
+    customer_id TEXT NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+    created_at  TEXT NOT NULL,
+    PRIMARY KEY (kind, value)
+);
+CREATE INDEX customer_aliases_customer ON customer_aliases (customer_id);
+
+-- The record of every merge, with the duplicate as it was.
+CREATE TABLE customer_merges (
+    id                  TEXT PRIMARY KEY NOT NULL,
+    survivor_id         TEXT NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+    duplicate_id        TEXT NOT NULL,
+    duplicate           TEXT NOT NULL,
+    moved_interactions  BIGINT NOT NULL,
+    merged_by           TEXT,
+    merged_at           TEXT NOT NULL
+);
+CREATE INDEX customer_merges_survivor ON customer_merges (survivor_id, merged_at);

@@ -114,8 +114,8 @@ impl Row {
 
 /// The columns a draft sets, shared by insert and update.
 #[derive(AsChangeset, Insertable)]
-#[diesel(table_name = customers, treat_none_as_null = true)]
-struct Fields<'a> {
+#[diesel(table_name = customers, treat_none_as_null = true, treat_none_as_default_value = false)]
+pub(crate) struct Fields<'a> {
     given_name: Option<&'a str>,
     family_name: Option<&'a str>,
     email: Option<&'a str>,
@@ -148,7 +148,7 @@ fn json<T: serde::Serialize>(v: &T) -> DbJson {
 }
 
 impl<'a> Fields<'a> {
-    fn new(d: &'a CustomerDraft, now: DateTime<Utc>) -> Self {
+    pub(crate) fn new(d: &'a CustomerDraft, now: DateTime<Utc>) -> Self {
         Self {
             given_name: d.given_name.as_deref(),
             family_name: d.family_name.as_deref(),

@@ -481,7 +481,6 @@ pub(crate) enum Customers<'a> {
     These(&'a [Uuid]),
     /// Those with an interaction whose id is at least this one: UUIDv7 ids grow with time, so
     /// this is "everyone touched by what was inserted since", without holding the set in memory.
-    #[allow(dead_code)] // bulk import uses it (next commit)
     InsertedSince(Uuid),
 }
 

@@ -10,6 +10,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod api_keys;
+pub mod bulk;
 pub mod customers;
 pub mod db;
 pub mod idempotency;

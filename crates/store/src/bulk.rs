@@ -1,0 +1,192 @@
+//! Bulk writes for import and demo data: many rows per statement, existence checks per batch.
+//! The caller owns the transaction; after inserting interactions it calls
+//! [`finish_interactions`] so the purchase totals of every customer touched are recomputed once.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use rapport_domain::customer::CustomerDraft;
+use rapport_domain::interaction::{Agent, InteractionDraft};
+use uuid::Uuid;
+
+use crate::db::DbConn;
+use crate::interactions::{self, Customers};
+use crate::schema::{customer_aliases, customer_tags, customers, interactions as ix};
+use crate::types::{DbTime, DbUuid};
+use crate::StoreResult;
+
+/// Runs a multi-row INSERT on the concrete connection: diesel's multi-backend connection has no
+/// batch insert, but each backend has one.
+macro_rules! batch_insert {
+    ($conn:expr, $table:expr, $values:expr) => {
+        match $conn {
+            DbConn::Pg(c) => diesel::insert_into($table).values($values).execute(c),
+            DbConn::Sqlite(c) => diesel::insert_into($table).values($values).execute(c),
+        }
+    };
+}
+
+/// Rows per INSERT: SQLite allows 32 766 bound values per statement; 30 columns × 500 fits.
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// A customer to insert as is: id, creation time and external reference chosen by the caller.
+pub struct NewCustomer<'a> {
+    pub id: Uuid,
+    pub draft: &'a CustomerDraft,
+    pub external_ref: Option<&'a str>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = customers, treat_none_as_default_value = false)]
+struct CustomerRow<'a> {
+    id: DbUuid,
+    #[diesel(embed)]
+    fields: crate::customers::Fields<'a>,
+    external_ref: Option<&'a str>,
+    version: i64,
+    created_at: DbTime,
+}
+
+pub fn insert_customers(conn: &mut DbConn, rows: &[NewCustomer<'_>]) -> StoreResult<()> {
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let values: Vec<CustomerRow<'_>> = chunk
+            .iter()
+            .map(|c| CustomerRow {
+                id: DbUuid(c.id),
+                fields: crate::customers::Fields::new(c.draft, c.created_at),
+                external_ref: c.external_ref,
+                version: 1,
+                created_at: DbTime(c.created_at),
+            })
+            .collect();
+        batch_insert!(conn, customers::table, &values)?;
+        let tags: Vec<_> = chunk
+            .iter()
+            .flat_map(|c| {
+                c.draft.tags.iter().map(move |t| {
+                    (
+                        customer_tags::customer_id.eq(DbUuid(c.id)),
+                        customer_tags::tag.eq(t.as_str()),
+                    )
+                })
+            })
+            .collect();
+        for part in tags.chunks(ROWS_PER_STATEMENT * 4) {
+            batch_insert!(conn, customer_tags::table, part)?;
+        }
+    }
+    Ok(())
+}
+
+/// Which of these customer external references exist already, and as which customer.
+pub fn customers_by_external_ref(
+    conn: &mut DbConn,
+    refs: &[&str],
+) -> StoreResult<HashMap<String, Uuid>> {
+    let mut out = HashMap::new();
+    for chunk in refs.chunks(ROWS_PER_STATEMENT) {
+        let found: Vec<(Option<String>, DbUuid)> = customers::table
+            .filter(customers::external_ref.eq_any(chunk))
+            .select((customers::external_ref, customers::id))
+            .load(conn)?;
+        out.extend(found.into_iter().filter_map(|(r, id)| r.map(|r| (r, id.0))));
+    }
+    Ok(out)
+}
+
+/// What an interaction may refer to: the customer's current id (aliases of merged duplicates
+/// followed) and whether it is archived. Unknown ids are absent from the map.
+pub fn customer_targets(
+    conn: &mut DbConn,
+    ids: &[Uuid],
+) -> StoreResult<HashMap<Uuid, (Uuid, bool)>> {
+    let mut out = HashMap::new();
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        let keys: Vec<DbUuid> = chunk.iter().copied().map(DbUuid).collect();
+        let found: Vec<(DbUuid, Option<DbTime>)> = customers::table
+            .filter(customers::id.eq_any(&keys))
+            .select((customers::id, customers::archived_at))
+            .load(conn)?;
+        for (id, archived) in found {
+            out.insert(id.0, (id.0, archived.is_some()));
+        }
+        let missing: Vec<String> = chunk
+            .iter()
+            .filter(|id| !out.contains_key(id))
+            .map(|id| id.hyphenated().to_string())
+            .collect();
+        if !missing.is_empty() {
+            let aliased: Vec<(String, DbUuid)> = customer_aliases::table
+                .filter(customer_aliases::kind.eq("id"))
+                .filter(customer_aliases::value.eq_any(&missing))
+                .select((customer_aliases::value, customer_aliases::customer_id))
+                .load(conn)?;
+            for (old, survivor) in aliased {
+                if let Ok(old) = Uuid::parse_str(&old) {
+                    out.insert(old, (survivor.0, false));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// An interaction to insert as is.
+pub struct NewInteraction<'a> {
+    pub id: Uuid,
+    pub draft: &'a InteractionDraft,
+    pub agent: Option<Agent>,
+    pub created_at: DateTime<Utc>,
+}
+
+pub fn insert_interactions(conn: &mut DbConn, rows: &[NewInteraction<'_>]) -> StoreResult<()> {
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let values: Vec<_> = chunk
+            .iter()
+            .map(|i| interactions::NewRow::new(i.id, i.draft, i.agent, i.created_at))
+            .collect();
+        batch_insert!(conn, ix::table, &values)?;
+    }
+    Ok(())
+}
+
+/// Which of these `(source, external_ref)` pairs are recorded already.
+pub fn existing_interaction_refs(
+    conn: &mut DbConn,
+    refs: &[(&str, &str)],
+) -> StoreResult<HashSet<(String, String)>> {
+    let mut out = HashSet::new();
+    for chunk in refs.chunks(ROWS_PER_STATEMENT) {
+        let wanted: Vec<&str> = chunk.iter().map(|(_, r)| *r).collect();
+        let found: Vec<(String, Option<String>)> = ix::table
+            .filter(ix::external_ref.eq_any(&wanted))
+            .select((ix::source, ix::external_ref))
+            .load(conn)?;
+        out.extend(found.into_iter().filter_map(|(s, r)| r.map(|r| (s, r))));
+    }
+    Ok(out)
+}
+
+/// Ends a bulk insert of interactions whose ids are all at least `first_id`: locks the customers
+/// touched (PostgreSQL) and recomputes their purchase totals, in set operations whose memory does
+/// not grow with the number of rows.
+pub fn finish_interactions(conn: &mut DbConn, first_id: Uuid) -> StoreResult<()> {
+    if let DbConn::Pg(pg) = conn {
+        let recent = diesel::alias!(ix as recent);
+        customers::table
+            .filter(
+                customers::id.eq_any(
+                    recent
+                        .filter(recent.field(ix::id).ge(DbUuid(first_id)))
+                        .select(recent.field(ix::customer_id)),
+                ),
+            )
+            .order(customers::id)
+            .select(customers::id)
+            .for_update()
+            .execute(pg)?;
+    }
+    interactions::recompute(conn, Customers::InsertedSince(first_id))
+}

@@ -14,4 +14,5 @@ mod openapi;
 mod ops;
 mod pagination;
 mod scale_out;
+mod transfer;
 mod users;

@@ -149,6 +149,9 @@ pub struct Problem {
     /// Per-field problems, on 422.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldError>>,
+    /// On a refused import: what was read and every bad row with its line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<Box<crate::transfer::ImportReport>>,
 }
 
 /// The logged cause of a 5xx, carried on the response to the logging middleware.
@@ -167,6 +170,9 @@ pub enum ApiError {
     Internal(anyhow::Error),
     #[error("unavailable: {0:#}")]
     Unavailable(anyhow::Error),
+    /// An `all_or_nothing` import met invalid rows and wrote nothing.
+    #[error("import refused")]
+    ImportRefused(Box<crate::transfer::ImportReport>),
 }
 
 impl ApiError {
@@ -183,6 +189,18 @@ impl ApiError {
 
     pub fn problem(&self) -> Problem {
         let (code, detail, errors) = match self {
+            ApiError::ImportRefused(report) => {
+                let mut p = problem(
+                    Code::ValidationFailed,
+                    format!(
+                        "{} of {} rows are invalid; nothing was written (see `report.errors`, or import with mode=skip_invalid)",
+                        report.invalid, report.rows
+                    ),
+                    None,
+                );
+                p.report = Some(report.clone());
+                return p;
+            }
             ApiError::Client { code, detail } => (*code, detail.clone(), None),
             ApiError::Validation(errors) => (
                 Code::ValidationFailed,
@@ -213,6 +231,7 @@ pub fn problem(code: Code, detail: impl Into<String>, errors: Option<Vec<FieldEr
         detail: detail.into(),
         code: name.to_owned(),
         errors,
+        report: None,
     }
 }
 

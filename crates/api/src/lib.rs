@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod routes;
+pub mod transfer;
 
 use std::net::TcpListener;
 
@@ -124,6 +125,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(routes::auth::configure)
                 .configure(routes::api_keys::configure)
                 .configure(routes::users::configure)
+                .configure(routes::transfer::configure)
                 .configure(routes::customers::configure)
                 .configure(routes::interactions::configure),
         )

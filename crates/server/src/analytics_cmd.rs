@@ -193,7 +193,7 @@ fn date_arg(flag: &str, s: &str) -> anyhow::Result<Day> {
 }
 
 /// Progress on stderr when it is a terminal: bytes read of the file's size.
-struct Progress {
+pub(crate) struct Progress {
     total: u64,
     done: u64,
     next: u64,
@@ -201,7 +201,7 @@ struct Progress {
 }
 
 impl Progress {
-    fn new(path: &Path) -> Self {
+    pub(crate) fn new(path: &Path) -> Self {
         let total = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         Self {
             total,
@@ -211,7 +211,7 @@ impl Progress {
         }
     }
 
-    fn add(&mut self, n: usize) {
+    pub(crate) fn add(&mut self, n: usize) {
         self.done += n as u64;
         if self.on && self.done >= self.next {
             self.next = self.done + (1 << 22);
@@ -220,7 +220,7 @@ impl Progress {
         }
     }
 
-    fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if self.on {
             eprintln!("\r{} 100.0 % ({} MB)", bar(100.0), self.done >> 20);
         }

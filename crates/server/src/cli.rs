@@ -1,4 +1,5 @@
-//! The command line: `rapport [serve]`, `migrate`, `openapi`, `keys …`, `users …`.
+//! The command line: `rapport [serve]`, `migrate`, `openapi`, `keys …`, `users …`, `import …`,
+//! `export …`, `analytics …`.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -38,6 +39,12 @@ pub enum Command {
     /// Manage staff users.
     #[command(subcommand)]
     Users(UsersCommand),
+    /// Import customers or interactions from a CSV or NDJSON file.
+    #[command(subcommand)]
+    Import(crate::transfer_cmd::ImportCommand),
+    /// Export customers or interactions as NDJSON or CSV.
+    #[command(subcommand)]
+    Export(crate::transfer_cmd::ExportCommand),
     /// Segmentation, CLV and attribution on CSV files (no database needed).
     #[command(subcommand)]
     Analytics(crate::analytics_cmd::AnalyticsCommand),
@@ -110,6 +117,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Keys(cmd) => keys(&config, cmd),
         Command::Users(cmd) => users(&config, cmd),
+        Command::Import(cmd) => crate::transfer_cmd::import(&config, cmd),
+        Command::Export(cmd) => crate::transfer_cmd::export(&config, cmd),
         Command::Analytics(cmd) => crate::analytics_cmd::run(cmd),
     }
 }

@@ -152,6 +152,20 @@ pub fn insert_interactions(conn: &mut DbConn, rows: &[NewInteraction<'_>]) -> St
     Ok(())
 }
 
+/// Which of these interaction ids exist.
+pub fn existing_interaction_ids(conn: &mut DbConn, ids: &[Uuid]) -> StoreResult<HashSet<Uuid>> {
+    let mut out = HashSet::new();
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        let keys: Vec<DbUuid> = chunk.iter().copied().map(DbUuid).collect();
+        let found: Vec<DbUuid> = ix::table
+            .filter(ix::id.eq_any(&keys))
+            .select(ix::id)
+            .load(conn)?;
+        out.extend(found.into_iter().map(|i| i.0));
+    }
+    Ok(out)
+}
+
 /// Which of these `(source, external_ref)` pairs are recorded already.
 pub fn existing_interaction_refs(
     conn: &mut DbConn,

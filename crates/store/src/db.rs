@@ -272,3 +272,16 @@ impl Db {
         }
     }
 }
+
+/// Runs `f` in a transaction on `conn` (a savepoint if one is open): committed if it returns
+/// `Ok`, rolled back if `Err`. For callers outside this crate that do several store calls as one.
+pub fn transaction<T, E>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    use diesel::Connection;
+    conn.transaction(f)
+}

@@ -23,7 +23,9 @@ mod types;
 pub mod users;
 mod writer;
 
-pub use db::{Backend, Db, DbConn, PoolOptions};
+pub use db::{transaction, Backend, Db, DbConn, PoolOptions};
+/// The database driver's error, for callers of [`transaction`] with their own error type.
+pub use diesel::result::Error as DbError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -6,6 +6,7 @@ pub mod customers;
 pub mod docs;
 pub mod health;
 pub mod interactions;
+pub mod transfer;
 pub mod users;
 
 use serde::Serialize;

@@ -1,0 +1,383 @@
+//! Bulk import (`POST /customers/import`, `POST /interactions/import`) and export
+//! (`GET /customers/export`, `GET /interactions/export`), streamed both ways: see
+//! [`crate::transfer`] for the formats and the rules.
+
+use std::io::Read;
+
+use actix_web::http::header;
+use actix_web::web::Bytes;
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
+use rapport_domain::customer::CustomerSort;
+use rapport_store::customers::{self, CustomerFilter};
+use rapport_store::interactions::{self, TimeOrder};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::{scope, Auth};
+use crate::error::{ApiError, ApiResult, Code, Problem};
+use crate::routes::interactions::{agent_of, ListInteractionsQuery};
+use crate::transfer::{self, ExportWriter, Format, ImportMode, ImportReport};
+use crate::AppState;
+
+/// Records per page read for an export.
+const EXPORT_PAGE: i64 = 1_000;
+
+/// Registered before `/customers/{id}`, whose pattern would take `import` and `export` as ids.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/customers/import").post(import_customers))
+        .service(web::resource("/customers/export").get(export_customers))
+        .service(web::resource("/interactions/import").post(import_interactions))
+        .service(web::resource("/interactions/export").get(export_interactions));
+}
+
+/// Query of an import.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ImportQuery {
+    /// `all_or_nothing` (default): write nothing if any row is invalid. `skip_invalid`: write
+    /// the valid rows.
+    pub mode: Option<ImportMode>,
+}
+
+fn import_format(req: &HttpRequest) -> ApiResult<Format> {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(Format::from_media_type)
+        .ok_or_else(|| {
+            ApiError::new(
+                Code::UnsupportedMediaType,
+                "send text/csv or application/x-ndjson",
+            )
+        })
+}
+
+/// The request body as a blocking reader, fed chunk by chunk from the connection: the import
+/// reads it on a blocking thread while the body is still arriving.
+struct BodyReader {
+    rx: tokio::sync::mpsc::Receiver<Result<Bytes, String>>,
+    current: Bytes,
+}
+
+impl Read for BodyReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(Ok(chunk)) => self.current = chunk,
+                Some(Err(e)) => return Err(std::io::Error::other(e)),
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current[..n]);
+        self.current = self.current.slice(n..);
+        Ok(n)
+    }
+}
+
+/// Streams the payload into a reader and runs `work` on it as a write; returns the report.
+async fn run_import<F>(
+    state: &web::Data<AppState>,
+    mut payload: web::Payload,
+    format: Format,
+    work: F,
+) -> ApiResult<HttpResponse>
+where
+    F: FnOnce(
+            &mut rapport_store::DbConn,
+            Box<dyn Iterator<Item = transfer::ReadResult>>,
+        ) -> rapport_store::StoreResult<ImportReport>
+        + Send
+        + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let pump = async move {
+        while let Some(chunk) = payload.next().await {
+            let failed = chunk.is_err();
+            let item = chunk.map_err(|e| e.to_string());
+            if tx.send(item).await.is_err() || failed {
+                break;
+            }
+        }
+    };
+    let import = state.run_write(move |conn| {
+        let reader = std::io::BufReader::with_capacity(
+            1 << 16,
+            BodyReader {
+                rx,
+                current: Bytes::new(),
+            },
+        );
+        work(conn, transfer::read_records(reader, format))
+    });
+    let ((), report) = futures_util::join!(pump, import);
+    let report = report?;
+    if !report.committed {
+        return Err(ApiError::ImportRefused(Box::new(report)));
+    }
+    Ok(HttpResponse::Ok().json(report))
+}
+
+/// Import customers from CSV or NDJSON, streamed. Each row is validated like a create; rows
+/// with an `external_ref` or `id` already known are left alone, so a file can be imported twice.
+#[utoipa::path(
+    post, path = "/api/v1/customers/import", tag = "customers",
+    params(ImportQuery),
+    request_body(content = String, content_type = "text/csv",
+        description = "CSV with a header row of field names (dotted for nested fields, e.g. `address.city`; `;` between list items), or NDJSON (`application/x-ndjson`): one customer object per line, plus optional `external_ref` and `id`"),
+    responses(
+        (status = 200, description = "Imported (with `skip_invalid`, the bad rows are listed)", body = ImportReport),
+        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Lacks `customers:write`", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Neither CSV nor NDJSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid rows in `all_or_nothing` mode: nothing written; `report` lists them by line", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn import_customers(
+    _auth: Auth<scope::CustomersWrite>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<ImportQuery>,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let format = import_format(&req)?;
+    let mode = query.into_inner().mode.unwrap_or_default();
+    run_import(&state, payload, format, move |conn, records| {
+        transfer::import_customers(conn, records, mode, &mut |_| {})
+    })
+    .await
+}
+
+/// Import interactions from CSV or NDJSON, streamed. Each row is validated like a create; a
+/// customer is named by `customer_id` or `customer_external_ref`; rows whose `external_ref` (per
+/// source) or `id` is known are left alone. Purchase summaries are recomputed once at the end.
+#[utoipa::path(
+    post, path = "/api/v1/interactions/import", tag = "interactions",
+    params(ImportQuery),
+    request_body(content = String, content_type = "text/csv",
+        description = "CSV with a header row of field names, or NDJSON (`application/x-ndjson`): one interaction object per line"),
+    responses(
+        (status = 200, description = "Imported (with `skip_invalid`, the bad rows are listed)", body = ImportReport),
+        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Lacks `interactions:write`", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Neither CSV nor NDJSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid rows in `all_or_nothing` mode: nothing written; `report` lists them by line", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn import_interactions(
+    auth: Auth<scope::InteractionsWrite>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<ImportQuery>,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let format = import_format(&req)?;
+    let mode = query.into_inner().mode.unwrap_or_default();
+    let agent = agent_of(&auth.principal);
+    run_import(&state, payload, format, move |conn, records| {
+        transfer::import_interactions(conn, records, mode, Some(agent), &mut |_| {})
+    })
+    .await
+}
+
+/// Export format.
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportFormat {
+    #[default]
+    Ndjson,
+    Csv,
+}
+
+impl From<ExportFormat> for Format {
+    fn from(f: ExportFormat) -> Self {
+        match f {
+            ExportFormat::Ndjson => Format::Ndjson,
+            ExportFormat::Csv => Format::Csv,
+        }
+    }
+}
+
+/// Query of the customer export.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ExportCustomersQuery {
+    /// `ndjson` (default) or `csv`.
+    pub format: Option<ExportFormat>,
+    /// Include archived customers (default false).
+    pub include_archived: Option<bool>,
+}
+
+/// Streams pages from `next_page` (called until it returns no cursor) as the response body.
+fn stream_export<T, F, Fut>(
+    format: Format,
+    columns: &'static [&'static str],
+    next_page: F,
+) -> HttpResponse
+where
+    T: serde::Serialize + 'static,
+    F: Fn(Option<String>) -> Fut + 'static,
+    Fut: std::future::Future<Output = ApiResult<rapport_store::page::Page<T>>>,
+{
+    struct S {
+        writer: ExportWriter,
+        cursor: Option<String>,
+        done: bool,
+    }
+    let start = S {
+        writer: ExportWriter::new(format, columns),
+        cursor: None,
+        done: false,
+    };
+    let body = futures_util::stream::unfold((start, next_page), |(mut s, next_page)| async move {
+        if s.done {
+            return None;
+        }
+        let mut buf = Vec::with_capacity(1 << 16);
+        let chunk = match next_page(s.cursor.take()).await {
+            Ok(page) => {
+                let mut result = Ok(());
+                for record in &page.items {
+                    result = result.and_then(|()| s.writer.write(record, &mut buf));
+                }
+                match page.next_cursor {
+                    Some(c) => s.cursor = Some(c),
+                    None => {
+                        s.done = true;
+                        result = result.and_then(|()| s.writer.finish(&mut buf));
+                    }
+                }
+                result
+                    .map(|()| Bytes::from(buf))
+                    .map_err(actix_web::error::ErrorInternalServerError)
+            }
+            // The status line is gone already: end the body early; the client sees a short read.
+            Err(e) => {
+                tracing::error!(error = %e, "export failed mid-stream");
+                s.done = true;
+                Err(actix_web::error::ErrorInternalServerError("export failed"))
+            }
+        };
+        Some((chunk, (s, next_page)))
+    });
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, format.media_type()))
+        .streaming(body)
+}
+
+/// Export customers, oldest first, streamed as NDJSON or CSV (the layout the import reads).
+#[utoipa::path(
+    get, path = "/api/v1/customers/export", tag = "customers",
+    params(ExportCustomersQuery),
+    responses(
+        (status = 200, description = "Every customer, streamed", content_type = "application/x-ndjson", body = String),
+        (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Lacks `customers:read`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn export_customers(
+    _auth: Auth<scope::CustomersRead>,
+    state: web::Data<AppState>,
+    query: web::Query<ExportCustomersQuery>,
+) -> ApiResult<HttpResponse> {
+    let q = query.into_inner();
+    let filter = CustomerFilter {
+        include_archived: q.include_archived.unwrap_or(false),
+        ..Default::default()
+    };
+    Ok(stream_export(
+        q.format.unwrap_or_default().into(),
+        transfer::CUSTOMER_COLUMNS,
+        move |cursor| {
+            let state = state.clone();
+            let filter = filter.clone();
+            async move {
+                state
+                    .run(move |conn| {
+                        customers::list(
+                            conn,
+                            &filter,
+                            CustomerSort::CreatedAsc,
+                            cursor.as_deref(),
+                            EXPORT_PAGE,
+                        )
+                    })
+                    .await
+            }
+        },
+    ))
+}
+
+/// Query of the interaction export: the list's filters, and the format.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportInteractionsQuery {
+    /// `ndjson` (default) or `csv`.
+    pub format: Option<ExportFormat>,
+}
+
+/// Export interactions, oldest first, streamed as NDJSON or CSV; takes the list's filters.
+#[utoipa::path(
+    get, path = "/api/v1/interactions/export", tag = "interactions",
+    params(ExportInteractionsQuery, ListInteractionsQuery),
+    responses(
+        (status = 200, description = "The interactions, streamed", content_type = "application/x-ndjson", body = String),
+        (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Lacks `interactions:read`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn export_interactions(
+    _auth: Auth<scope::InteractionsRead>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> ApiResult<HttpResponse> {
+    // One query string, two halves: the format, and the list's filters.
+    let mut pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
+        .map_err(|e| ApiError::new(Code::InvalidQuery, format!("bad query string: {e}")))?;
+    let format = match pairs.iter().position(|(k, _)| k == "format") {
+        Some(i) => match pairs.remove(i).1.as_str() {
+            "ndjson" => ExportFormat::Ndjson,
+            "csv" => ExportFormat::Csv,
+            other => {
+                return Err(ApiError::new(
+                    Code::InvalidQuery,
+                    format!("format must be ndjson or csv, not {other:?}"),
+                ))
+            }
+        },
+        None => ExportFormat::default(),
+    };
+    let rest = serde_urlencoded::to_string(&pairs)
+        .map_err(|e| ApiError::new(Code::InvalidQuery, e.to_string()))?;
+    let list: ListInteractionsQuery = serde_urlencoded::from_str(&rest)
+        .map_err(|e| ApiError::new(Code::InvalidQuery, format!("bad query string: {e}")))?;
+    let filter = list.filter();
+    Ok(stream_export(
+        format.into(),
+        transfer::INTERACTION_COLUMNS,
+        move |cursor| {
+            let state = state.clone();
+            let filter = filter.clone();
+            async move {
+                state
+                    .run(move |conn| {
+                        interactions::list(
+                            conn,
+                            &filter,
+                            TimeOrder::Asc,
+                            cursor.as_deref(),
+                            EXPORT_PAGE,
+                        )
+                    })
+                    .await
+            }
+        },
+    ))
+}

@@ -10,6 +10,7 @@ mod customers;
 mod errors;
 mod idempotency;
 mod interactions;
+mod merge;
 mod openapi;
 mod ops;
 mod pagination;

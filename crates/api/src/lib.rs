@@ -126,6 +126,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(routes::api_keys::configure)
                 .configure(routes::users::configure)
                 .configure(routes::transfer::configure)
+                .configure(routes::duplicates::configure)
                 .configure(routes::customers::configure)
                 .configure(routes::interactions::configure),
         )

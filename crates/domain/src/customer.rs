@@ -21,6 +21,24 @@ crate::string_enum! {
     LifecycleStage { Lead => "lead", Prospect => "prospect", Customer => "customer", Churned => "churned" }
 }
 
+impl LifecycleStage {
+    /// The more telling of two stages, when two records of one person are merged: a current
+    /// customer beats a churned one, which beats a prospect, which beats a lead.
+    pub fn max_by_progress(self, other: Self) -> Self {
+        let rank = |s: Self| match s {
+            LifecycleStage::Lead => 0,
+            LifecycleStage::Prospect => 1,
+            LifecycleStage::Churned => 2,
+            LifecycleStage::Customer => 3,
+        };
+        if rank(other) > rank(self) {
+            other
+        } else {
+            self
+        }
+    }
+}
+
 #[allow(clippy::derivable_impls)] // the enum comes from a macro that does not take #[default]
 impl Default for LifecycleStage {
     fn default() -> Self {

@@ -70,6 +70,7 @@ pub(crate) use flat_schema;
 
 pub mod auth;
 pub mod customer;
+pub mod duplicates;
 pub mod interaction;
 pub mod time;
 pub mod validation;

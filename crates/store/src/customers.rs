@@ -354,7 +354,13 @@ pub fn list(
         q = q.filter(customers::search_text.like(like_pattern(text)).escape('\\'));
     }
     if let Some(email) = &filter.email {
-        q = q.filter(customers::email.eq(email.trim().to_lowercase()));
+        // A merged duplicate's e-mail finds the survivor.
+        let email = email.trim().to_lowercase();
+        let aliased = customer_aliases::table
+            .filter(customer_aliases::kind.eq(crate::merge::ALIAS_EMAIL))
+            .filter(customer_aliases::value.eq(email.clone()))
+            .select(customer_aliases::customer_id);
+        q = q.filter(customers::email.eq(email).or(customers::id.eq_any(aliased)));
     }
     if let Some(tag) = &filter.tag {
         let tagged = customer_tags::table
@@ -455,13 +461,10 @@ pub fn resolve_id(conn: &mut DbConn, id: Uuid) -> StoreResult<Option<Uuid>> {
         return Ok(Some(id));
     }
     Ok(customer_aliases::table
-        .filter(customer_aliases::kind.eq(ALIAS_ID))
+        .filter(customer_aliases::kind.eq(crate::merge::ALIAS_ID))
         .filter(customer_aliases::value.eq(id.hyphenated().to_string()))
         .select(customer_aliases::customer_id)
         .first::<DbUuid>(conn)
         .optional()?
         .map(|d| d.0))
 }
-
-/// Alias kinds: a merged duplicate's id, e-mail and phone.
-const ALIAS_ID: &str = "id";

@@ -22,8 +22,9 @@ CREATE TABLE interactions (
     created_at       TIMESTAMPTZ NOT NULL,
     updated_at       TIMESTAMPTZ NOT NULL
 );
--- Creating a record again with the same (source, external_ref) finds the first one.
-CREATE UNIQUE INDEX interactions_external_ref ON interactions (source, external_ref)
+-- Creating a record again with the same (source, external_ref) finds the first one; imports
+-- look references up in batches by external_ref alone, hence that column first.
+CREATE UNIQUE INDEX interactions_external_ref ON interactions (external_ref, source)
     WHERE external_ref IS NOT NULL;
 -- A customer's history (timeline, purchase summary) and the global list, both by time.
 CREATE INDEX interactions_customer ON interactions (customer_id, occurred_at, id);

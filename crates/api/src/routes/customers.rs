@@ -71,7 +71,8 @@ pub async fn create_customer(
     Ok(with_etag(res, &customer))
 }
 
-/// Get a customer (archived ones too, with `archived_at` set).
+/// Get a customer (archived ones too, with `archived_at` set). The id of a duplicate merged into
+/// another customer gives the survivor.
 #[utoipa::path(
     get, path = "/api/v1/customers/{id}", tag = "customers",
     params(("id" = Uuid, Path, description = "Customer id")),
@@ -91,8 +92,15 @@ pub async fn get_customer(
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
+    // A merged duplicate's id finds the survivor.
     let customer = state
-        .run(move |conn| customers::get(conn, id))
+        .run(move |conn| match customers::get(conn, id) {
+            Err(rapport_store::StoreError::NotFound) => match customers::resolve_id(conn, id)? {
+                Some(survivor) => customers::get(conn, survivor),
+                None => Err(rapport_store::StoreError::NotFound),
+            },
+            other => other,
+        })
         .await
         .map_err(not_found)?;
     if if_none_match(&req, customer.version) {

@@ -4,6 +4,7 @@ pub mod api_keys;
 pub mod auth;
 pub mod customers;
 pub mod docs;
+pub mod duplicates;
 pub mod health;
 pub mod interactions;
 pub mod transfer;

@@ -1,0 +1,228 @@
+//! Duplicates and merging: finding customers that look like one person, and folding a duplicate
+//! into a survivor in one transaction.
+//!
+//! A merge moves everything the duplicate owns (interactions now; loyalty, tickets and campaign
+//! touches as those land) to the survivor, fills the survivor's blank fields from the duplicate,
+//! keeps the duplicate's id, e-mail and phone as aliases of the survivor (so old references still
+//! find someone), records the merge with a snapshot of the duplicate, and deletes the duplicate:
+//! afterwards nothing points at it.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use rapport_domain::customer::Customer;
+use rapport_domain::duplicates::{absorb, Candidate, MergeRecord};
+use uuid::Uuid;
+
+use crate::db::DbConn;
+use crate::interactions::{lock_customers, recompute_totals};
+use crate::schema::{customer_aliases, customer_merges, customers, interactions};
+use crate::types::{DbJson, DbTime, DbUuid};
+use crate::{StoreError, StoreResult};
+
+/// The identifying fields of every live customer, for duplicate detection.
+pub fn candidates(conn: &mut DbConn) -> StoreResult<Vec<Candidate>> {
+    type Row = (
+        DbUuid,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let rows: Vec<Row> = customers::table
+        .filter(customers::archived_at.is_null())
+        .select((
+            customers::id,
+            customers::given_name,
+            customers::family_name,
+            customers::email,
+            customers::phone,
+            customers::city,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, given_name, family_name, email, phone, city)| Candidate {
+                id: id.0,
+                given_name,
+                family_name,
+                email,
+                phone,
+                city,
+            },
+        )
+        .collect())
+}
+
+/// Alias kinds.
+pub(crate) const ALIAS_ID: &str = "id";
+pub(crate) const ALIAS_EMAIL: &str = "email";
+const ALIAS_PHONE: &str = "phone";
+
+fn add_alias(
+    conn: &mut DbConn,
+    kind: &str,
+    value: &str,
+    to: Uuid,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let taken: Option<DbUuid> = customer_aliases::table
+        .find((kind, value))
+        .select(customer_aliases::customer_id)
+        .first(conn)
+        .optional()?;
+    if taken.is_none() {
+        diesel::insert_into(customer_aliases::table)
+            .values((
+                customer_aliases::kind.eq(kind),
+                customer_aliases::value.eq(value),
+                customer_aliases::customer_id.eq(DbUuid(to)),
+                customer_aliases::created_at.eq(DbTime(now)),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Merges `duplicate_id` into `survivor_id`; returns the survivor as it now is and the record.
+pub fn merge(
+    conn: &mut DbConn,
+    survivor_id: Uuid,
+    duplicate_id: Uuid,
+    merged_by: Option<String>,
+    now: DateTime<Utc>,
+) -> StoreResult<(Customer, MergeRecord)> {
+    if survivor_id == duplicate_id {
+        return Err(StoreError::Conflict("merge_self"));
+    }
+    conn.transaction(|conn| {
+        lock_customers(conn, &[survivor_id, duplicate_id])?;
+        let survivor = crate::customers::get(conn, survivor_id)?;
+        if survivor.archived_at.is_some() {
+            return Err(StoreError::Conflict("customer_archived"));
+        }
+        let dup = match crate::customers::get(conn, duplicate_id) {
+            Ok(d) => d,
+            Err(StoreError::NotFound) => return Err(StoreError::MissingReference("duplicate_id")),
+            Err(e) => return Err(e),
+        };
+
+        // Everything the duplicate owns moves.
+        let moved = diesel::update(
+            interactions::table.filter(interactions::customer_id.eq(DbUuid(duplicate_id))),
+        )
+        .set(interactions::customer_id.eq(DbUuid(survivor_id)))
+        .execute(conn)? as i64;
+        diesel::update(
+            customer_aliases::table.filter(customer_aliases::customer_id.eq(DbUuid(duplicate_id))),
+        )
+        .set(customer_aliases::customer_id.eq(DbUuid(survivor_id)))
+        .execute(conn)?;
+        diesel::update(
+            customer_merges::table.filter(customer_merges::survivor_id.eq(DbUuid(duplicate_id))),
+        )
+        .set(customer_merges::survivor_id.eq(DbUuid(survivor_id)))
+        .execute(conn)?;
+
+        // The duplicate's identifiers lead to the survivor from now on.
+        add_alias(
+            conn,
+            ALIAS_ID,
+            &duplicate_id.hyphenated().to_string(),
+            survivor_id,
+            now,
+        )?;
+        if let Some(e) = &dup.draft.email {
+            if survivor.draft.email.as_deref() != Some(e) {
+                add_alias(conn, ALIAS_EMAIL, e, survivor_id, now)?;
+            }
+        }
+        if let Some(p) = &dup.draft.phone {
+            if survivor.draft.phone.as_deref() != Some(p) {
+                add_alias(conn, ALIAS_PHONE, p, survivor_id, now)?;
+            }
+        }
+
+        let record = MergeRecord {
+            id: rapport_domain::new_id(),
+            survivor_id,
+            duplicate_id,
+            duplicate: serde_json::to_value(&dup)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            moved_interactions: moved,
+            merged_by,
+            merged_at: now,
+        };
+        diesel::insert_into(customer_merges::table)
+            .values((
+                customer_merges::id.eq(DbUuid(record.id)),
+                customer_merges::survivor_id.eq(DbUuid(survivor_id)),
+                customer_merges::duplicate_id.eq(DbUuid(duplicate_id)),
+                customer_merges::duplicate.eq(DbJson::of(&record.duplicate)),
+                customer_merges::moved_interactions.eq(moved),
+                customer_merges::merged_by.eq(record.merged_by.as_deref()),
+                customer_merges::merged_at.eq(DbTime(now)),
+            ))
+            .execute(conn)?;
+
+        // The duplicate goes (its tags and totals with it, by cascade); the survivor takes over
+        // what it lacked, and its external reference if it had none.
+        let dup_ref: Option<Option<String>> = customers::table
+            .find(DbUuid(duplicate_id))
+            .select(customers::external_ref)
+            .first(conn)
+            .optional()?;
+        diesel::delete(customers::table.find(DbUuid(duplicate_id))).execute(conn)?;
+        if let Some(Some(r)) = dup_ref {
+            diesel::update(
+                customers::table
+                    .find(DbUuid(survivor_id))
+                    .filter(customers::external_ref.is_null()),
+            )
+            .set(customers::external_ref.eq(r))
+            .execute(conn)?;
+        }
+        let combined = absorb(&survivor.draft, &dup.draft);
+        let updated =
+            crate::customers::update(conn, survivor_id, survivor.version, &combined, now)?;
+        recompute_totals(conn, &[survivor_id])?;
+        Ok((updated, record))
+    })
+}
+
+/// The merges a customer survived, newest first.
+pub fn merges_of(conn: &mut DbConn, survivor_id: Uuid) -> StoreResult<Vec<MergeRecord>> {
+    type Row = (DbUuid, DbUuid, DbUuid, DbJson, i64, Option<String>, DbTime);
+    let rows: Vec<Row> = customer_merges::table
+        .filter(customer_merges::survivor_id.eq(DbUuid(survivor_id)))
+        .order((
+            customer_merges::merged_at.desc(),
+            customer_merges::id.desc(),
+        ))
+        .select((
+            customer_merges::id,
+            customer_merges::survivor_id,
+            customer_merges::duplicate_id,
+            customer_merges::duplicate,
+            customer_merges::moved_interactions,
+            customer_merges::merged_by,
+            customer_merges::merged_at,
+        ))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(id, s, d, dup, moved, by, at)| {
+            Ok(MergeRecord {
+                id: id.0,
+                survivor_id: s.0,
+                duplicate_id: d.0,
+                duplicate: dup
+                    .parse()
+                    .map_err(|e| StoreError::Corrupt(format!("customer_merges.duplicate: {e}")))?,
+                moved_interactions: moved,
+                merged_by: by,
+                merged_at: at.0,
+            })
+        })
+        .collect()
+}

@@ -22,10 +22,10 @@ mkdir -p bench/out
 SERVER=${SERVER:-rapport}
 if [ "$SERVER" = bare ]; then
     cargo build --release --example bare
-    BIN=$PWD/target/release/examples/bare
+    BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/examples/bare
 else
     cargo build --release --bin rapport
-    BIN=$PWD/target/release/rapport
+    BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/rapport
 fi
 
 summary() { # name file

@@ -213,21 +213,116 @@ pub struct CustomerDraft {
     pub lifecycle_stage: LifecycleStage,
 }
 
-/// A stored customer: the draft's fields plus identity, timestamps and version.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A stored customer: the draft's fields plus identity, timestamps and version. It serialises
+/// through [`CustomerView`], the one definition of a customer on the wire.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Customer {
     pub id: Uuid,
-    #[serde(flatten)]
     pub draft: CustomerDraft,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Set when archived (deleted); archived customers are hidden from lists by default.
+    pub archived_at: Option<DateTime<Utc>>,
+    /// Increases on every change; the `ETag` is derived from it.
+    pub version: i64,
+}
+
+impl Customer {
+    /// This customer as it goes on the wire.
+    pub fn view(&self) -> CustomerView<'_> {
+        let d = &self.draft;
+        CustomerView {
+            id: self.id,
+            given_name: d.given_name.as_deref(),
+            family_name: d.family_name.as_deref(),
+            email: d.email.as_deref(),
+            phone: d.phone.as_deref(),
+            other_emails: &d.other_emails,
+            other_phones: &d.other_phones,
+            address: AddressView {
+                line1: d.address.line1.as_deref(),
+                line2: d.address.line2.as_deref(),
+                city: d.address.city.as_deref(),
+                region: d.address.region.as_deref(),
+                postal_code: d.address.postal_code.as_deref(),
+                country: d.address.country.as_deref(),
+            },
+            birth_date: d.birth_date,
+            social_handles: &d.social_handles,
+            demographics: DemographicsView {
+                occupation: d.demographics.occupation.as_deref(),
+                income_band: d.demographics.income_band,
+                education: d.demographics.education,
+                household_size: d.demographics.household_size,
+            },
+            preferences: &d.preferences,
+            tags: &d.tags,
+            custom_attributes: &d.custom_attributes,
+            acquisition_channel: d.acquisition_channel,
+            lifecycle_stage: d.lifecycle_stage,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            archived_at: self.archived_at,
+            version: self.version,
+        }
+    }
+}
+
+impl Serialize for Customer {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.view().serialize(s)
+    }
+}
+
+/// A customer on the wire, borrowed: the one place its JSON shape is written. Both a
+/// [`Customer`] and the store's rows (which serialise without copying their text columns into
+/// owned strings) serialise through it, so a list item and a single read cannot differ. The
+/// layout is the draft's fields in order, with `id` first and the stored metadata last.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct CustomerView<'a> {
+    pub id: Uuid,
+    pub given_name: Option<&'a str>,
+    pub family_name: Option<&'a str>,
+    pub email: Option<&'a str>,
+    pub phone: Option<&'a str>,
+    pub other_emails: &'a [String],
+    pub other_phones: &'a [String],
+    pub address: AddressView<'a>,
+    pub birth_date: Option<NaiveDate>,
+    pub social_handles: &'a BTreeMap<String, String>,
+    pub demographics: DemographicsView<'a>,
+    pub preferences: &'a Preferences,
+    pub tags: &'a [String],
+    pub custom_attributes: &'a Map<String, Value>,
+    pub acquisition_channel: Option<AcquisitionChannel>,
+    pub lifecycle_stage: LifecycleStage,
     #[serde(serialize_with = "crate::time::serialize")]
     pub created_at: DateTime<Utc>,
     #[serde(serialize_with = "crate::time::serialize")]
     pub updated_at: DateTime<Utc>,
-    /// Set when archived (deleted); archived customers are hidden from lists by default.
     #[serde(serialize_with = "crate::time::serialize_option")]
     pub archived_at: Option<DateTime<Utc>>,
-    /// Increases on every change; the `ETag` is derived from it.
     pub version: i64,
+}
+
+/// [`Address`], borrowed.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct AddressView<'a> {
+    pub line1: Option<&'a str>,
+    pub line2: Option<&'a str>,
+    pub city: Option<&'a str>,
+    pub region: Option<&'a str>,
+    pub postal_code: Option<&'a str>,
+    pub country: Option<&'a str>,
+}
+
+/// [`Demographics`], borrowed.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct DemographicsView<'a> {
+    pub occupation: Option<&'a str>,
+    pub income_band: Option<IncomeBand>,
+    pub education: Option<Education>,
+    pub household_size: Option<i32>,
 }
 
 /// The fields a stored customer adds to its draft (for the schema only).
@@ -504,6 +599,41 @@ mod tests {
             .parse()
             .unwrap_err();
         assert_eq!(err.0[0].code, "not_in_future");
+    }
+
+    #[test]
+    fn a_customer_serialises_as_its_draft_plus_metadata() {
+        // Guards the hand-written view against drift from the draft: every field of a fully
+        // populated draft must come out, in the draft's order, between `id` and the metadata.
+        let d = draft(json!({
+            "given_name": "Ana", "family_name": "García", "email": "ana@example.com",
+            "phone": "+34912345678", "other_emails": ["a@b.example"], "other_phones": ["+390612345678"],
+            "address": {"line1": "a", "line2": "b", "city": "c", "region": "d", "postal_code": "e", "country": "ES"},
+            "birth_date": "1985-05-12", "social_handles": {"x": "@ana"},
+            "demographics": {"occupation": "o", "income_band": "high", "education": "master", "household_size": 3},
+            "preferences": {"language": "es", "currency": "EUR", "channel": "email", "product_categories": ["books"]},
+            "tags": ["vip"], "custom_attributes": {"k": [1, {"z": null}]},
+            "acquisition_channel": "referral", "lifecycle_stage": "customer"
+        }));
+        let t = DateTime::parse_from_rfc3339("2026-03-01T09:05:07.000123Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let c = Customer {
+            id: Uuid::nil(),
+            draft: d.clone(),
+            created_at: t,
+            updated_at: t,
+            archived_at: Some(t),
+            version: 7,
+        };
+        let draft_text = serde_json::to_string(&d).unwrap();
+        let expected = format!(
+            "{{\"id\":\"{}\",{},\"created_at\":\"{ts}\",\"updated_at\":\"{ts}\",\"archived_at\":\"{ts}\",\"version\":7}}",
+            Uuid::nil(),
+            &draft_text[1..draft_text.len() - 1],
+            ts = "2026-03-01T09:05:07.000123Z"
+        );
+        assert_eq!(serde_json::to_string(&c).unwrap(), expected);
     }
 
     #[test]

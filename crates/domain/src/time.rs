@@ -42,7 +42,35 @@ fn push(out: &mut String, t: &DateTime<Utc>) {
 
 /// `#[serde(serialize_with = "rapport_domain::time::serialize")]`
 pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&format(t))
+    // Common years fit a stack buffer; others take the general path.
+    match fixed_width(t) {
+        Some(bytes) => {
+            s.serialize_str(std::str::from_utf8(&bytes).map_err(serde::ser::Error::custom)?)
+        }
+        None => s.serialize_str(&format(t)),
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.ffffffZ` without allocating, for years 0 to 9999.
+fn fixed_width(t: &DateTime<Utc>) -> Option<[u8; 27]> {
+    // One conversion to the naive time: each accessor on `DateTime` would redo it.
+    let t = t.naive_utc();
+    let year = u32::try_from(t.year()).ok().filter(|y| *y <= 9999)?;
+    let mut b = *b"0000-00-00T00:00:00.000000Z";
+    let mut put = |at: usize, width: usize, mut v: u32| {
+        for i in (at..at + width).rev() {
+            b[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, 4, year);
+    put(5, 2, t.month());
+    put(8, 2, t.day());
+    put(11, 2, t.hour());
+    put(14, 2, t.minute());
+    put(17, 2, t.second());
+    put(20, 6, (t.nanosecond() / 1_000).min(999_999));
+    Some(b)
 }
 
 /// The same for optional timestamps (`null` when absent).
@@ -68,5 +96,11 @@ mod tests {
             .unwrap()
             .with_timezone(&Utc);
         assert_eq!(format(&whole), "1999-12-31T23:59:59.000000Z");
+        for t in [t, whole] {
+            assert_eq!(
+                fixed_width(&t).map(|b| String::from_utf8(b.to_vec()).unwrap()),
+                Some(format(&t))
+            );
+        }
     }
 }

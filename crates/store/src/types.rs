@@ -95,8 +95,8 @@ impl ToSql<UuidType, Sqlite> for DbUuid {
     }
 }
 impl FromSql<UuidType, Sqlite> for DbUuid {
-    fn from_sql(bytes: SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
-        Ok(DbUuid(uuid::Uuid::parse_str(&sqlite_text(bytes)?)?))
+    fn from_sql(mut bytes: SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
+        Ok(DbUuid(uuid::Uuid::parse_str(bytes.read_text())?))
     }
 }
 impl ToSql<TimestampType, Sqlite> for DbTime {
@@ -106,13 +106,13 @@ impl ToSql<TimestampType, Sqlite> for DbTime {
     }
 }
 impl FromSql<TimestampType, Sqlite> for DbTime {
-    fn from_sql(bytes: SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
-        let text = sqlite_text(bytes)?;
-        match parse_sqlite_time(&text) {
+    fn from_sql(mut bytes: SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
+        let text = bytes.read_text();
+        match parse_sqlite_time(text) {
             Some(t) => Ok(DbTime(t)),
             // Anything written by hand in another layout still reads, just slower.
             None => Ok(DbTime(
-                NaiveDateTime::parse_from_str(&text, SQLITE_TIME_FORMAT)?.and_utc(),
+                NaiveDateTime::parse_from_str(text, SQLITE_TIME_FORMAT)?.and_utc(),
             )),
         }
     }
@@ -224,3 +224,56 @@ macro_rules! multi_backend {
 }
 
 multi_backend!(UuidType => DbUuid, TimestampType => DbTime, JsonType => DbJson);
+
+/// Borrowed access to text and JSON columns, so rows can be decoded without an owned `String`
+/// per column.
+pub(crate) trait RawText: diesel::backend::Backend {
+    /// Calls `f` with the column's text.
+    fn with_text<R>(value: Self::RawValue<'_>, f: impl FnOnce(&str) -> R)
+        -> deserialize::Result<R>;
+    /// Calls `f` with the JSON text of a `JsonType` column.
+    fn with_json<R>(value: Self::RawValue<'_>, f: impl FnOnce(&str) -> R)
+        -> deserialize::Result<R>;
+}
+
+impl RawText for Sqlite {
+    fn with_text<R>(
+        mut value: SqliteValue<'_, '_, '_>,
+        f: impl FnOnce(&str) -> R,
+    ) -> deserialize::Result<R> {
+        Ok(f(value.read_text()))
+    }
+    fn with_json<R>(
+        value: SqliteValue<'_, '_, '_>,
+        f: impl FnOnce(&str) -> R,
+    ) -> deserialize::Result<R> {
+        Self::with_text(value, f)
+    }
+}
+
+impl RawText for Pg {
+    fn with_text<R>(value: PgValue<'_>, f: impl FnOnce(&str) -> R) -> deserialize::Result<R> {
+        Ok(f(std::str::from_utf8(value.as_bytes())?))
+    }
+    fn with_json<R>(value: PgValue<'_>, f: impl FnOnce(&str) -> R) -> deserialize::Result<R> {
+        match value.as_bytes().split_first() {
+            Some((&JSONB_VERSION, text)) => Ok(f(std::str::from_utf8(text)?)),
+            _ => Err("unsupported jsonb encoding version".into()),
+        }
+    }
+}
+
+impl RawText for MultiBackend {
+    fn with_text<R>(value: MultiRawValue<'_>, f: impl FnOnce(&str) -> R) -> deserialize::Result<R> {
+        match value {
+            MultiRawValue::Pg(v) => Pg::with_text(v, f),
+            MultiRawValue::Sqlite(v) => Sqlite::with_text(v, f),
+        }
+    }
+    fn with_json<R>(value: MultiRawValue<'_>, f: impl FnOnce(&str) -> R) -> deserialize::Result<R> {
+        match value {
+            MultiRawValue::Pg(v) => Pg::with_json(v, f),
+            MultiRawValue::Sqlite(v) => Sqlite::with_json(v, f),
+        }
+    }
+}

@@ -5,5 +5,6 @@
 pub mod analytics_cmd;
 pub mod cli;
 pub mod config;
+pub mod seed;
 pub mod startup;
 pub mod telemetry;

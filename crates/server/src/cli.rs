@@ -1,5 +1,5 @@
 //! The command line: `rapport [serve]`, `migrate`, `openapi`, `keys …`, `users …`, `import …`,
-//! `export …`, `analytics …`.
+//! `export …`, `seed …`, `analytics …`.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -45,6 +45,9 @@ pub enum Command {
     /// Export customers or interactions as NDJSON or CSV.
     #[command(subcommand)]
     Export(crate::transfer_cmd::ExportCommand),
+    /// Fill the database with generated data.
+    #[command(subcommand)]
+    Seed(SeedCommand),
     /// Segmentation, CLV and attribution on CSV files (no database needed).
     #[command(subcommand)]
     Analytics(crate::analytics_cmd::AnalyticsCommand),
@@ -72,6 +75,27 @@ pub enum KeysCommand {
     },
     /// Revoke a key by id.
     Revoke { id: Uuid },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SeedCommand {
+    /// Realistic, reproducible demo data: customers across ten countries with multi-year
+    /// purchase histories and interactions on every channel. Customers already seeded
+    /// (`demo-<n>`) are skipped, so running it again adds nothing.
+    Demo {
+        /// How many customers.
+        #[arg(long)]
+        customers: u64,
+        /// The random seed: the same seed and `--until` give the same data, ids included.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// End of the four-year history: YYYY-MM-DD (midnight UTC) or RFC 3339. Default: today.
+        #[arg(long)]
+        until: Option<String>,
+        /// Customers per transaction.
+        #[arg(long, default_value_t = 5_000)]
+        per_transaction: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -119,6 +143,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Users(cmd) => users(&config, cmd),
         Command::Import(cmd) => crate::transfer_cmd::import(&config, cmd),
         Command::Export(cmd) => crate::transfer_cmd::export(&config, cmd),
+        Command::Seed(cmd) => seed(&config, cmd),
         Command::Analytics(cmd) => crate::analytics_cmd::run(cmd),
     }
 }
@@ -201,6 +226,36 @@ fn keys(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
             println!(
                 "revoked {} ({}); servers stop accepting it within seconds",
                 key.id, key.name
+            );
+        }
+    }
+    Ok(())
+}
+
+fn seed(config: &Config, cmd: SeedCommand) -> anyhow::Result<()> {
+    match cmd {
+        SeedCommand::Demo {
+            customers,
+            seed,
+            until,
+            per_transaction,
+        } => {
+            let until = match until {
+                Some(u) => crate::seed::parse_until(&u)?,
+                None => crate::seed::default_until(),
+            };
+            let db = open_database(config)?;
+            let mut options = crate::seed::DemoOptions::new(customers, seed, until);
+            options.progress = true;
+            options.per_transaction = per_transaction;
+            let s = crate::seed::seed_demo(&db, &options)?;
+            println!(
+                "seeded {} customers ({} already there), {} interactions ({} purchases) in {:.1} s",
+                s.customers,
+                s.skipped,
+                s.interactions,
+                s.purchases,
+                s.elapsed.as_secs_f64()
             );
         }
     }

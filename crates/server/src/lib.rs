@@ -5,6 +5,7 @@
 pub mod analytics_cmd;
 pub mod cli;
 pub mod config;
+pub mod seed;
 pub mod startup;
 pub mod telemetry;
 pub mod transfer_cmd;

@@ -415,15 +415,17 @@ fn in_transaction(
     mut report: ImportReport,
     body: impl FnOnce(&mut DbConn, &mut ImportReport) -> Result<(), Abort>,
 ) -> StoreResult<ImportReport> {
-    let result = rapport_store::transaction(conn, |conn| {
-        body(conn, &mut report)?;
-        // Unreadable lines are reported as met, the rest per batch: put them in file order.
-        report.errors.sort_by_key(|e| e.line);
-        if report.invalid > 0 && report.mode == ImportMode::AllOrNothing {
-            return Err(Abort::Invalid);
-        }
-        Ok(())
-    });
+    let result = bulk::with_bulk_cache(conn, |conn| {
+        Ok(rapport_store::transaction(conn, |conn| {
+            body(conn, &mut report)?;
+            // Unreadable lines are reported as met, the rest per batch: put them in file order.
+            report.errors.sort_by_key(|e| e.line);
+            if report.invalid > 0 && report.mode == ImportMode::AllOrNothing {
+                return Err(Abort::Invalid);
+            }
+            Ok(())
+        }))
+    })?;
     match result {
         Ok(()) => {
             report.committed = true;

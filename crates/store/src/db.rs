@@ -91,10 +91,11 @@ impl DatabaseUrl {
             Backend::Sqlite => {
                 let mut conn = SqliteConnection::establish(&self.target)?;
                 // mmap: reads come from the mapped file instead of a pread per page.
+                // temp_store: statement journals (multi-row inserts) in memory, not temp files.
                 conn.batch_execute(
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                      PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; \
-                     PRAGMA mmap_size = 1073741824;",
+                     PRAGMA mmap_size = 1073741824; PRAGMA temp_store = MEMORY;",
                 )
                 .map_err(ConnectionError::CouldntSetupConfiguration)?;
                 Ok(DbConn::Sqlite(conn))

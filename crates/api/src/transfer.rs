@@ -415,8 +415,8 @@ fn in_transaction(
     mut report: ImportReport,
     body: impl FnOnce(&mut DbConn, &mut ImportReport) -> Result<(), Abort>,
 ) -> StoreResult<ImportReport> {
-    let result = bulk::with_bulk_cache(conn, |conn| {
-        Ok(rapport_store::transaction(conn, |conn| {
+    let result = bulk::bulk_session(conn, |conn| {
+        Ok::<_, StoreError>(rapport_store::transaction(conn, |conn| {
             body(conn, &mut report)?;
             // Unreadable lines are reported as met, the rest per batch: put them in file order.
             report.errors.sort_by_key(|e| e.line);

@@ -36,7 +36,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
-use diesel::connection::SimpleConnection;
 use diesel::Connection;
 use rand::Rng;
 use rand_chacha::rand_core::SeedableRng;
@@ -48,10 +47,10 @@ use rapport_domain::customer::{
 };
 use rapport_domain::interaction::{Direction, InteractionDraft, InteractionKind};
 use rapport_store::bulk::{
-    customers_by_external_ref, finish_interactions, insert_customers, insert_interactions,
-    NewCustomer, NewInteraction,
+    bulk_session, customers_by_external_ref, finish_interactions, insert_customers,
+    insert_interactions, NewCustomer, NewInteraction,
 };
-use rapport_store::{Backend, Db, DbConn, StoreError};
+use rapport_store::{Db, DbConn, StoreError};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -156,18 +155,7 @@ pub fn seed_demo(db: &Db, options: &DemoOptions) -> anyhow::Result<DemoSummary> 
         "--until must not be in the future"
     );
     let mut conn = db.conn()?;
-    let sqlite = db.backend == Backend::Sqlite;
-    if sqlite {
-        // A larger page cache for this connection (the index by occurred_at is written in
-        // random order), and no memory map, so that the process's memory is what it holds.
-        conn.batch_execute("PRAGMA cache_size = -262144; PRAGMA mmap_size = 0;")?;
-    }
-    let result = generate_and_write(&mut conn, options);
-    if sqlite {
-        // Back to the settings every pooled connection has (crates/store/src/db.rs).
-        conn.batch_execute("PRAGMA cache_size = -2000; PRAGMA mmap_size = 1073741824;")?;
-    }
-    let mut summary = result?;
+    let mut summary = bulk_session(&mut conn, |conn| generate_and_write(conn, options))?;
     summary.elapsed = started.elapsed();
     Ok(summary)
 }

@@ -92,11 +92,11 @@ impl DatabaseUrl {
                 let mut conn = SqliteConnection::establish(&self.target)?;
                 // mmap: reads come from the mapped file instead of a pread per page.
                 // temp_store: statement journals (multi-row inserts) in memory, not temp files.
-                conn.batch_execute(
+                conn.batch_execute(&format!(
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                      PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; \
-                     PRAGMA mmap_size = 1073741824; PRAGMA temp_store = MEMORY;",
-                )
+                     PRAGMA mmap_size = {SQLITE_MMAP_BYTES}; PRAGMA temp_store = MEMORY;"
+                ))
                 .map_err(ConnectionError::CouldntSetupConfiguration)?;
                 Ok(DbConn::Sqlite(conn))
             }
@@ -273,6 +273,9 @@ impl Db {
         }
     }
 }
+
+/// SQLite's memory map size on every pooled connection, in bytes.
+pub const SQLITE_MMAP_BYTES: i64 = 1 << 30;
 
 /// Runs `f` in a transaction on `conn` (a savepoint if one is open): committed if it returns
 /// `Ok`, rolled back if `Err`. For callers outside this crate that do several store calls as one.

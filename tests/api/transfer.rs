@@ -168,3 +168,24 @@ Marie,Curie,marie@example.fr,,Paris,FR,,,twelve,,crm-4
         assert_eq!(csv_export.lines().count(), 4, "header and three rows");
     }
 }
+
+both_backends! {
+    async fn a_customer_external_ref_is_unique_listed_and_kept_by_import(app) {
+        let created = app.create_customer(json!({"given_name": "Ana", "external_ref": " shop-17 "})).await;
+        assert_eq!(created["external_ref"], "shop-17");
+        let res = app.admin(Method::POST, "/api/v1/customers").json(&json!({"given_name": "Other", "external_ref": "shop-17"})).send().await.unwrap();
+        assert_problem(res, StatusCode::CONFLICT, "conflict").await;
+        let found = app.admin(Method::GET, "/api/v1/customers?external_ref=shop-17").send().await.unwrap().json::<Value>().await.unwrap();
+        assert_eq!(found["data"].as_array().unwrap().len(), 1);
+        assert_eq!(found["data"][0]["id"], created["id"]);
+
+        // An import row with that reference is the same customer: nothing is written.
+        let res = import(&app, "/api/v1/customers/import", "application/x-ndjson", ndjson(&[json!({"external_ref": "shop-17", "given_name": "Ana B."})])).await;
+        let report: Value = res.json().await.unwrap();
+        assert_eq!((report["created"].as_u64(), report["existing"].as_u64()), (Some(0), Some(1)), "{report}");
+        let exported = lines(&export(&app, "/api/v1/customers/export").await);
+        assert_eq!(exported.len(), 1);
+        assert_eq!(exported[0]["external_ref"], "shop-17");
+        assert_eq!(exported[0]["given_name"], "Ana");
+    }
+}

@@ -306,6 +306,7 @@ fn conflict_detail(rule: &str) -> String {
         "customer_archived" => "the customer is archived and can no longer be changed".into(),
         "user_email" => "a user with this e-mail already exists".into(),
         "external_ref" => "another record from this source has this external_ref".into(),
+        "customer_external_ref" => "another customer has this external_ref".into(),
         "merge_self" => "a customer cannot be merged into itself".into(),
         other => format!("this would break the uniqueness rule `{other}`"),
     }

@@ -494,7 +494,6 @@ pub fn import_customers(
 
 struct PendingCustomer {
     id: Option<Uuid>,
-    external_ref: Option<String>,
     draft: CustomerDraft,
 }
 
@@ -511,13 +510,8 @@ fn customers_batch(
             report.invalid += 1;
             continue;
         };
-        let external_ref = take_string(&mut fields, "external_ref");
         match draft_of::<CustomerDraft>(line, fields, report) {
-            Some(draft) => pending.push(PendingCustomer {
-                id,
-                external_ref,
-                draft,
-            }),
+            Some(draft) => pending.push(PendingCustomer { id, draft }),
             None => report.invalid += 1,
         }
     }
@@ -530,7 +524,7 @@ fn customers_batch(
         .collect();
     let refs: Vec<&str> = pending
         .iter()
-        .filter_map(|p| p.external_ref.as_deref())
+        .filter_map(|p| p.draft.external_ref.as_deref())
         .collect();
     let known_refs = bulk::customers_by_external_ref(conn, &refs)?;
     let mut seen_refs = HashSet::new();
@@ -538,6 +532,7 @@ fn customers_batch(
     let mut fresh = Vec::with_capacity(pending.len());
     for p in &pending {
         let dup_ref = p
+            .draft
             .external_ref
             .as_deref()
             .is_some_and(|r| known_refs.contains_key(r) || !seen_refs.insert(r));
@@ -555,7 +550,6 @@ fn customers_batch(
             .map(|p| NewCustomer {
                 id: p.id.unwrap_or_else(rapport_domain::new_id),
                 draft: &p.draft,
-                external_ref: p.external_ref.as_deref(),
                 created_at: now,
             })
             .collect();

@@ -160,6 +160,11 @@ pub struct Preferences {
 #[serde(deny_unknown_fields)]
 #[validate(schema(function = "identifiable"))]
 pub struct CustomerDraft {
+    /// The customer's id in another system (a shop, a former CRM); unique. Imports find
+    /// customers by it, so importing a file twice creates nobody twice.
+    #[validate(length(min = 1, max = 200))]
+    #[schema(max_length = 200)]
+    pub external_ref: Option<String>,
     #[validate(length(max = 100))]
     #[schema(max_length = 100)]
     pub given_name: Option<String>,
@@ -233,6 +238,7 @@ impl Customer {
         let d = &self.draft;
         CustomerView {
             id: self.id,
+            external_ref: d.external_ref.as_deref(),
             given_name: d.given_name.as_deref(),
             family_name: d.family_name.as_deref(),
             email: d.email.as_deref(),
@@ -281,6 +287,7 @@ impl Serialize for Customer {
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct CustomerView<'a> {
     pub id: Uuid,
+    pub external_ref: Option<&'a str>,
     pub given_name: Option<&'a str>,
     pub family_name: Option<&'a str>,
     pub email: Option<&'a str>,
@@ -388,6 +395,7 @@ impl CustomerDraft {
             }
         }
         for v in [
+            &mut self.external_ref,
             &mut self.given_name,
             &mut self.family_name,
             &mut self.email,

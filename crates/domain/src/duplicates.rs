@@ -196,6 +196,8 @@ pub fn absorb(survivor: &CustomerDraft, dup: &CustomerDraft) -> CustomerDraft {
             }
         };
     }
+    fill!(external_ref);
+    fill!(external_ref);
     fill!(given_name);
     fill!(family_name);
     fill!(email);

@@ -250,7 +250,6 @@ fn write_batch(
             .map(|d| NewCustomer {
                 id: d.id,
                 draft: &d.draft,
-                external_ref: Some(&d.external_ref),
                 created_at: d.created_at,
             })
             .collect();
@@ -618,7 +617,10 @@ impl Generator {
             id,
             external_ref: format!("demo-{n}"),
             created_at,
-            draft,
+            draft: CustomerDraft {
+                external_ref: Some(format!("demo-{n}")),
+                ..draft
+            },
             interactions,
         })
     }

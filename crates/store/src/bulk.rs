@@ -31,11 +31,10 @@ macro_rules! batch_insert {
 /// Rows per INSERT: SQLite allows 32 766 bound values per statement; 30 columns × 500 fits.
 const ROWS_PER_STATEMENT: usize = 500;
 
-/// A customer to insert as is: id, creation time and external reference chosen by the caller.
+/// A customer to insert as is: id and creation time chosen by the caller.
 pub struct NewCustomer<'a> {
     pub id: Uuid,
     pub draft: &'a CustomerDraft,
-    pub external_ref: Option<&'a str>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -45,7 +44,6 @@ struct CustomerRow<'a> {
     id: DbUuid,
     #[diesel(embed)]
     fields: crate::customers::Fields<'a>,
-    external_ref: Option<&'a str>,
     version: i64,
     created_at: DbTime,
 }
@@ -57,7 +55,6 @@ pub fn insert_customers(conn: &mut DbConn, rows: &[NewCustomer<'_>]) -> StoreRes
             .map(|c| CustomerRow {
                 id: DbUuid(c.id),
                 fields: crate::customers::Fields::new(c.draft, c.created_at),
-                external_ref: c.external_ref,
                 version: 1,
                 created_at: DbTime(c.created_at),
             })

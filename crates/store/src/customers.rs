@@ -51,6 +51,7 @@ type Columns = (
     customers::created_at,
     customers::updated_at,
     customers::archived_at,
+    customers::external_ref,
 );
 const COLUMNS: Columns = (
     customers::id,
@@ -81,6 +82,7 @@ const COLUMNS: Columns = (
     customers::created_at,
     customers::updated_at,
     customers::archived_at,
+    customers::external_ref,
 );
 
 /// The free-text columns a record keeps in its one buffer, in this order.
@@ -95,7 +97,8 @@ const REGION: usize = 7;
 const POSTAL_CODE: usize = 8;
 const COUNTRY: usize = 9;
 const OCCUPATION: usize = 10;
-const TEXTS: usize = 11;
+const EXTERNAL_REF: usize = 11;
+const TEXTS: usize = 12;
 
 /// A stored customer as read: its free-text columns in one buffer (one allocation per row rather
 /// than one per column), everything else decoded. It serialises through the same
@@ -145,6 +148,7 @@ impl CustomerRecord {
     pub fn view(&self) -> CustomerView<'_> {
         CustomerView {
             id: self.id,
+            external_ref: self.text(EXTERNAL_REF),
             given_name: self.text(GIVEN_NAME),
             family_name: self.text(FAMILY_NAME),
             email: self.text(EMAIL),
@@ -182,6 +186,7 @@ impl CustomerRecord {
     /// The customer as an owned domain value.
     pub fn into_domain(self) -> Customer {
         let draft = CustomerDraft {
+            external_ref: self.owned(EXTERNAL_REF),
             given_name: self.owned(GIVEN_NAME),
             family_name: self.owned(FAMILY_NAME),
             email: self.owned(EMAIL),
@@ -258,6 +263,7 @@ type RowSql = (
     TimestampType,
     TimestampType,
     Nullable<TimestampType>,
+    Nullable<Text>,
 );
 
 // One impl per concrete backend: a generic one would overlap diesel's blanket impl for
@@ -328,8 +334,11 @@ impl CustomerRecord {
 
         let mut text = String::with_capacity(192);
         let mut spans = [None; TEXTS];
-        // Columns 1-4, 7-12 and 15 are the free text, in `spans` order.
-        for (span, i) in spans.iter_mut().zip([1, 2, 3, 4, 7, 8, 9, 10, 11, 12, 15]) {
+        // Columns 1-4, 7-12, 15 and 28 are the free text, in `spans` order.
+        for (span, i) in spans
+            .iter_mut()
+            .zip([1, 2, 3, 4, 7, 8, 9, 10, 11, 12, 15, 28])
+        {
             if let Some(v) = value(row, i)?.value() {
                 let start = text.len() as u32;
                 DB::with_text(v, |s| text.push_str(s))?;
@@ -389,6 +398,7 @@ impl CustomerRecord {
 #[derive(AsChangeset, Insertable)]
 #[diesel(table_name = customers, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub(crate) struct Fields<'a> {
+    external_ref: Option<&'a str>,
     given_name: Option<&'a str>,
     family_name: Option<&'a str>,
     email: Option<&'a str>,
@@ -423,6 +433,7 @@ fn json<T: serde::Serialize>(v: &T) -> DbJson {
 impl<'a> Fields<'a> {
     pub(crate) fn new(d: &'a CustomerDraft, now: DateTime<Utc>) -> Self {
         Self {
+            external_ref: d.external_ref.as_deref(),
             given_name: d.given_name.as_deref(),
             family_name: d.family_name.as_deref(),
             email: d.email.as_deref(),
@@ -513,7 +524,9 @@ pub fn insert(
         ));
         on_backend!(&mut *conn, |c| q.execute(c))?;
         insert_tags(conn, id, &draft.tags)
-    })?;
+    })
+    // The id is new and tags are deduplicated: the one rule left is the external reference.
+    .map_err(StoreError::unique("customer_external_ref"))?;
     Ok(Customer {
         id,
         draft: draft.clone(),
@@ -574,7 +587,8 @@ pub fn update(
             replace_tags(conn, id, &draft.tags)?;
         }
         Ok::<_, diesel::result::Error>(n == 1)
-    })?;
+    })
+    .map_err(StoreError::unique("customer_external_ref"))?;
     if updated {
         get(conn, id)
     } else {
@@ -621,6 +635,8 @@ pub struct CustomerFilter {
     /// Case-insensitive substring of name or e-mail.
     pub q: Option<String>,
     pub email: Option<String>,
+    /// The customer with this reference in another system.
+    pub external_ref: Option<String>,
     pub tag: Option<String>,
     pub city: Option<String>,
     pub country: Option<String>,
@@ -682,6 +698,9 @@ pub fn list(
                     .filter(customer_aliases::value.eq(email.clone()))
                     .select(customer_aliases::customer_id);
                 q = q.filter(customers::email.eq(email).or(customers::id.eq_any(aliased)));
+            }
+            if let Some(r) = &filter.external_ref {
+                q = q.filter(customers::external_ref.eq(r.trim()));
             }
             if let Some(tag) = &filter.tag {
                 let tagged = customer_tags::table

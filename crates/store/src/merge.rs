@@ -166,23 +166,9 @@ pub fn merge(
             ))
             .execute(conn)?;
 
-        // The duplicate goes (its tags and totals with it, by cascade); the survivor takes over
-        // what it lacked, and its external reference if it had none.
-        let dup_ref: Option<Option<String>> = customers::table
-            .find(DbUuid(duplicate_id))
-            .select(customers::external_ref)
-            .first(conn)
-            .optional()?;
+        // The duplicate goes (its tags and totals with it, by cascade); then the survivor takes
+        // over what it lacked, its external reference too if it had none.
         diesel::delete(customers::table.find(DbUuid(duplicate_id))).execute(conn)?;
-        if let Some(Some(r)) = dup_ref {
-            diesel::update(
-                customers::table
-                    .find(DbUuid(survivor_id))
-                    .filter(customers::external_ref.is_null()),
-            )
-            .set(customers::external_ref.eq(r))
-            .execute(conn)?;
-        }
         let combined = absorb(&survivor.draft, &dup.draft);
         let updated =
             crate::customers::update(conn, survivor_id, survivor.version, &combined, now)?;

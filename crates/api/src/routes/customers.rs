@@ -131,8 +131,10 @@ pub struct ListCustomersQuery {
     /// Case-insensitive text contained in the name or e-mail.
     #[param(max_length = 100)]
     pub q: Option<String>,
-    /// Exact e-mail (case-insensitive).
+    /// Exact e-mail (case-insensitive); a merged duplicate's e-mail finds the survivor.
     pub email: Option<String>,
+    /// The customer with this reference in another system.
+    pub external_ref: Option<String>,
     /// Customers carrying this tag.
     pub tag: Option<String>,
     pub city: Option<String>,
@@ -185,6 +187,7 @@ pub async fn list_customers(
     let filter = CustomerFilter {
         q: given(q.q),
         email: given(q.email),
+        external_ref: given(q.external_ref),
         tag: given(q.tag),
         city: given(q.city),
         country: given(q.country),

@@ -8,6 +8,7 @@ mod api_keys;
 mod auth;
 mod customers;
 mod errors;
+mod errors_nul;
 mod idempotency;
 mod interactions;
 mod merge;

@@ -307,6 +307,10 @@ fn conflict_detail(rule: &str) -> String {
         "user_email" => "a user with this e-mail already exists".into(),
         "external_ref" => "another record from this source has this external_ref".into(),
         "customer_external_ref" => "another customer has this external_ref".into(),
+        "purchase_total_overflow" => {
+            "the customer's purchases in this currency would add up to more than can be stored"
+                .into()
+        }
         "merge_self" => "a customer cannot be merged into itself".into(),
         other => format!("this would break the uniqueness rule `{other}`"),
     }

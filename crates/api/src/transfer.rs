@@ -179,6 +179,14 @@ fn ndjson_records<R: BufRead>(input: R) -> impl Iterator<Item = ReadResult> {
         if text.trim().is_empty() {
             return None;
         }
+        if crate::extract::json_has_nul(text.as_bytes()) {
+            return Some(Err(RowError {
+                line: line_no,
+                field: "row".into(),
+                code: "nul_character".into(),
+                message: "text must not contain NUL characters (\\u0000)".into(),
+            }));
+        }
         Some(match serde_json::from_str::<Value>(&text) {
             Ok(Value::Object(fields)) => Ok(Record {
                 line: line_no,
@@ -257,6 +265,14 @@ fn csv_row(headers: &[String], record: &csv::StringRecord, line: u64) -> ReadRes
     for (name, cell) in headers.iter().zip(record.iter()) {
         if cell.is_empty() {
             continue;
+        }
+        if cell.contains('\0') {
+            return Err(RowError {
+                line,
+                field: name.clone(),
+                code: "nul_character".into(),
+                message: "text must not contain NUL characters".into(),
+            });
         }
         let value = if LIST_FIELDS.contains(&name.as_str()) {
             if cell.starts_with('[') {

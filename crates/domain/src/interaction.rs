@@ -70,8 +70,9 @@ pub struct InteractionDraft {
     #[validate(custom(function = "small_object"))]
     #[schema(value_type = Object)]
     pub metadata: Map<String, Value>,
-    /// Purchases only: the amount in minor units (cents), more than zero.
-    #[schema(minimum = 1)]
+    /// Purchases only: the amount in minor units (cents), more than zero and at most 10¹².
+    #[validate(range(max = 1_000_000_000_000_i64))]
+    #[schema(minimum = 1, maximum = 1_000_000_000_000_i64)]
     pub amount_minor: Option<i64>,
     /// Purchases only: ISO 4217, e.g. `EUR`.
     #[validate(custom(function = "validation::currency_code"))]

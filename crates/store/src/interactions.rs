@@ -516,7 +516,8 @@ pub(crate) fn recompute(conn: &mut DbConn, which: Customers<'_>) -> StoreResult<
                     totals::first_purchase_at,
                     totals::last_purchase_at,
                 ))
-                .execute(conn)?;
+                .execute(conn)
+                .map_err(overflow)?;
         }};
     }
     match which {
@@ -532,6 +533,19 @@ pub(crate) fn recompute(conn: &mut DbConn, which: Customers<'_>) -> StoreResult<
         }
     }
     Ok(())
+}
+
+/// A total that no longer fits in 64 bits is the client's doing (enormous amounts), not a fault:
+/// a conflict, with the write rolled back.
+fn overflow(e: diesel::result::Error) -> StoreError {
+    match &e {
+        diesel::result::Error::DatabaseError(_, info)
+            if info.message().contains("overflow") || info.message().contains("out of range") =>
+        {
+            StoreError::Conflict("purchase_total_overflow")
+        }
+        _ => StoreError::Db(e),
+    }
 }
 
 /// A customer's purchase summary as stored.

@@ -16,7 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{scope, Auth};
 use crate::error::{ApiError, ApiResult, Code, Problem};
-use crate::routes::interactions::{agent_of, ListInteractionsQuery};
+use crate::routes::interactions::{agent_of, InteractionSort, ListInteractionsQuery};
 use crate::transfer::{self, ExportWriter, Format, ImportMode, ImportReport};
 use crate::AppState;
 
@@ -125,7 +125,7 @@ where
 #[utoipa::path(
     post, path = "/api/v1/customers/import", tag = "customers",
     params(ImportQuery),
-    request_body(content = String, content_type = "text/csv",
+    request_body(content((String = "text/csv"), (String = "application/x-ndjson")),
         description = "CSV with a header row of field names (dotted for nested fields, e.g. `address.city`; `;` between list items), or NDJSON (`application/x-ndjson`): one customer object per line, plus optional `external_ref` and `id`"),
     responses(
         (status = 200, description = "Imported (with `skip_invalid`, the bad rows are listed)", body = ImportReport),
@@ -157,7 +157,7 @@ pub async fn import_customers(
 #[utoipa::path(
     post, path = "/api/v1/interactions/import", tag = "interactions",
     params(ImportQuery),
-    request_body(content = String, content_type = "text/csv",
+    request_body(content((String = "text/csv"), (String = "application/x-ndjson")),
         description = "CSV with a header row of field names, or NDJSON (`application/x-ndjson`): one interaction object per line"),
     responses(
         (status = 200, description = "Imported (with `skip_invalid`, the bad rows are listed)", body = ImportReport),
@@ -214,23 +214,29 @@ pub struct ExportCustomersQuery {
 }
 
 /// Streams pages from `next_page` (called until it returns no cursor) as the response body.
-fn stream_export<T, F, Fut>(
+async fn stream_export<T, F, Fut>(
     format: Format,
     columns: &'static [&'static str],
+    start_after: Option<String>,
     next_page: F,
-) -> HttpResponse
+) -> ApiResult<HttpResponse>
 where
     T: serde::Serialize + 'static,
     F: Fn(Option<String>) -> Fut + 'static,
     Fut: std::future::Future<Output = ApiResult<rapport_store::page::Page<T>>>,
 {
-    struct S {
+    struct S<T> {
         writer: ExportWriter,
+        /// The first page, read before answering so that its failure (a bad cursor, the
+        /// database down) is an error status, not a 200 with a cut-off body.
+        first: Option<rapport_store::page::Page<T>>,
         cursor: Option<String>,
         done: bool,
     }
+    let first = next_page(start_after).await?;
     let start = S {
         writer: ExportWriter::new(format, columns),
+        first: Some(first),
         cursor: None,
         done: false,
     };
@@ -239,7 +245,11 @@ where
             return None;
         }
         let mut buf = Vec::with_capacity(1 << 16);
-        let chunk = match next_page(s.cursor.take()).await {
+        let page = match s.first.take() {
+            Some(p) => Ok(p),
+            None => next_page(s.cursor.take()).await,
+        };
+        let chunk = match page {
             Ok(page) => {
                 let mut result = Ok(());
                 for record in &page.items {
@@ -265,9 +275,9 @@ where
         };
         Some((chunk, (s, next_page)))
     });
-    HttpResponse::Ok()
+    Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, format.media_type()))
-        .streaming(body)
+        .streaming(body))
 }
 
 /// Export customers, oldest first, streamed as NDJSON or CSV (the layout the import reads).
@@ -275,7 +285,8 @@ where
     get, path = "/api/v1/customers/export", tag = "customers",
     params(ExportCustomersQuery),
     responses(
-        (status = 200, description = "Every customer, streamed", content_type = "application/x-ndjson", body = String),
+        (status = 200, description = "Every customer, streamed: NDJSON, or CSV with `format=csv`", content(
+            (String = "application/x-ndjson"), (String = "text/csv; charset=utf-8"))),
         (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `customers:read`", body = Problem, content_type = "application/problem+json"),
@@ -291,9 +302,10 @@ pub async fn export_customers(
         include_archived: q.include_archived.unwrap_or(false),
         ..Default::default()
     };
-    Ok(stream_export(
+    stream_export(
         q.format.unwrap_or_default().into(),
         transfer::CUSTOMER_COLUMNS,
+        None,
         move |cursor| {
             let state = state.clone();
             let filter = filter.clone();
@@ -311,7 +323,8 @@ pub async fn export_customers(
                     .await
             }
         },
-    ))
+    )
+    .await
 }
 
 /// Query of the interaction export: the list's filters, and the format.
@@ -327,8 +340,9 @@ pub struct ExportInteractionsQuery {
     get, path = "/api/v1/interactions/export", tag = "interactions",
     params(ExportInteractionsQuery, ListInteractionsQuery),
     responses(
-        (status = 200, description = "The interactions, streamed", content_type = "application/x-ndjson", body = String),
-        (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The interactions, streamed (oldest first unless `sort=-occurred_at`; a `cursor` from a list page resumes after it): NDJSON, or CSV with `format=csv`", content(
+            (String = "application/x-ndjson"), (String = "text/csv; charset=utf-8"))),
+        (status = 400, description = "Bad query or cursor, or a `limit` (an export has none)", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `interactions:read`", body = Problem, content_type = "application/problem+json"),
     )
@@ -358,26 +372,30 @@ pub async fn export_interactions(
         .map_err(|e| ApiError::new(Code::InvalidQuery, e.to_string()))?;
     let list: ListInteractionsQuery = serde_urlencoded::from_str(&rest)
         .map_err(|e| ApiError::new(Code::InvalidQuery, format!("bad query string: {e}")))?;
+    if list.limit.is_some() {
+        return Err(ApiError::new(
+            Code::InvalidQuery,
+            "an export has no page size: it streams everything that matches (resume with cursor)",
+        ));
+    }
     let filter = list.filter();
-    Ok(stream_export(
+    let order = TimeOrder::from(list.sort.unwrap_or(InteractionSort::OccurredAsc));
+    let start_after = list.cursor.filter(|c| !c.is_empty());
+    stream_export(
         format.into(),
         transfer::INTERACTION_COLUMNS,
+        start_after,
         move |cursor| {
             let state = state.clone();
             let filter = filter.clone();
             async move {
                 state
                     .run(move |conn| {
-                        interactions::list(
-                            conn,
-                            &filter,
-                            TimeOrder::Asc,
-                            cursor.as_deref(),
-                            EXPORT_PAGE,
-                        )
+                        interactions::list(conn, &filter, order, cursor.as_deref(), EXPORT_PAGE)
                     })
                     .await
             }
         },
-    ))
+    )
+    .await
 }

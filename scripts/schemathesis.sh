@@ -17,7 +17,9 @@ for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/health/ready" >/dev/nu
 KEY=$(grep -o 'rk_[A-Za-z0-9_-]*' "$DIR/out" | head -n 1)
 # The coverage phase runs on its own: run together with the others, schemathesis 4.32 crashed
 # inside hypothesis ("AST constructor recursion depth mismatch") on operations with query
-# parameters, although each phase passes alone.
+# parameters. Alone it usually passes, but the same tool crash was seen once on
+# POST /customers/import (that operation passed when run by itself with --include-operation-id);
+# a crash reported by schemathesis itself is not a finding against the API.
 for phases in examples,fuzzing,stateful coverage; do
     schemathesis run "http://127.0.0.1:$PORT/api/v1/openapi.json" -H "Authorization: Bearer $KEY" \
         --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \

@@ -200,6 +200,18 @@ impl TestApp {
         res.json().await.unwrap()
     }
 
+    /// Records an interaction as admin; returns it.
+    pub async fn record_interaction(&self, body: Value) -> Value {
+        let res = self
+            .admin(Method::POST, "/api/v1/interactions")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED, "recording {body}");
+        res.json().await.unwrap()
+    }
+
     /// `POST /api/v1/auth/token` with a password.
     pub async fn sign_in(&self, email: &str, password: &str) -> Response {
         self.anon(Method::POST, "/api/v1/auth/token")

@@ -13,14 +13,7 @@ async fn customer(app: &TestApp, name: &str) -> String {
 }
 
 async fn record(app: &TestApp, body: Value) -> Value {
-    let res = app
-        .admin(Method::POST, "/api/v1/interactions")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED, "recording {body}");
-    res.json().await.unwrap()
+    app.record_interaction(body).await
 }
 
 fn purchase(customer: &str, amount: i64, currency: &str, at: &str) -> Value {

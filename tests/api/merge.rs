@@ -11,14 +11,8 @@ async fn get_json(app: &TestApp, path: &str) -> Value {
     res.json().await.unwrap()
 }
 
-async fn record(app: &TestApp, body: Value) {
-    let res = app
-        .admin(Method::POST, "/api/v1/interactions")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED, "{body}");
+async fn record(app: &TestApp, body: Value) -> Value {
+    app.record_interaction(body).await
 }
 
 /// Every timeline event id of a customer.

@@ -316,6 +316,18 @@ fn conflict_detail(rule: &str) -> String {
     }
 }
 
+/// Names the store's anonymous "not found": `.map_err(not_found_as("customer"))` turns it into
+/// `customer not found`, and leaves every other error alone.
+pub fn not_found_as(what: &'static str) -> impl Fn(ApiError) -> ApiError {
+    move |e| match e {
+        ApiError::Client {
+            code: Code::NotFound,
+            ..
+        } => ApiError::not_found(what),
+        other => other,
+    }
+}
+
 impl From<actix_web::error::BlockingError> for ApiError {
     fn from(e: actix_web::error::BlockingError) -> Self {
         ApiError::Internal(anyhow::anyhow!("blocking task failed: {e}"))

@@ -114,13 +114,7 @@ pub async fn get_customer(
 }
 
 fn not_found(e: ApiError) -> ApiError {
-    match e {
-        ApiError::Client {
-            code: Code::NotFound,
-            ..
-        } => ApiError::not_found("customer"),
-        other => other,
-    }
+    crate::error::not_found_as("customer")(e)
 }
 
 /// Query parameters of the customer list.

@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::{scope, Auth};
-use crate::error::{ApiError, ApiResult, Code, Problem};
+use crate::error::{not_found_as, ApiError, ApiResult, Code, Problem};
 use crate::extract::{etag, JsonBody};
 use crate::routes::interactions::page_limit;
 use crate::routes::Page;
@@ -160,13 +160,7 @@ pub async fn merge_customer(
             merge::merge(conn, survivor, duplicate, by, now)
         })
         .await
-        .map_err(|e| match e {
-            ApiError::Client {
-                code: Code::NotFound,
-                ..
-            } => ApiError::not_found("customer"),
-            other => other,
-        })?;
+        .map_err(not_found_as("customer"))?;
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, etag(customer.version)))
         .json(MergeOutcome {
@@ -199,12 +193,6 @@ pub async fn list_merges(
             merge::merges_of(conn, id)
         })
         .await
-        .map_err(|e| match e {
-            ApiError::Client {
-                code: Code::NotFound,
-                ..
-            } => ApiError::not_found("customer"),
-            other => other,
-        })?;
+        .map_err(not_found_as("customer"))?;
     Ok(HttpResponse::Ok().json(merges))
 }

@@ -41,13 +41,7 @@ fn with_etag(mut res: actix_web::HttpResponseBuilder, i: &Interaction) -> HttpRe
 }
 
 fn not_found(e: ApiError) -> ApiError {
-    match e {
-        ApiError::Client {
-            code: Code::NotFound,
-            ..
-        } => ApiError::not_found("interaction"),
-        other => other,
-    }
+    crate::error::not_found_as("interaction")(e)
 }
 
 /// Who is recording: the caller.
@@ -369,13 +363,7 @@ pub struct TimelineQuery {
 }
 
 fn customer_not_found(e: ApiError) -> ApiError {
-    match e {
-        ApiError::Client {
-            code: Code::NotFound,
-            ..
-        } => ApiError::not_found("customer"),
-        other => other,
-    }
+    crate::error::not_found_as("customer")(e)
 }
 
 /// Everything about a customer, newest first, in one paginated stream. A merged duplicate's id

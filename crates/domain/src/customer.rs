@@ -210,7 +210,7 @@ pub struct CustomerDraft {
     pub tags: Vec<String>,
     /// Any JSON object, up to 16 KiB.
     #[serde(default)]
-    #[validate(custom(function = "custom_attributes"))]
+    #[validate(custom(function = "validation::small_json_object"))]
     #[schema(value_type = Object)]
     pub custom_attributes: Map<String, Value>,
     pub acquisition_channel: Option<AcquisitionChannel>,
@@ -521,22 +521,6 @@ fn social_handles(map: &BTreeMap<String, String>) -> Result<(), ValidationError>
         Err(error(
             "social_handle",
             "networks are lower-case names of up to 30 characters; handles 1 to 100 characters",
-        ))
-    }
-}
-
-const MAX_CUSTOM_ATTRIBUTES_BYTES: usize = 16 * 1024;
-
-fn custom_attributes(map: &Map<String, Value>) -> Result<(), ValidationError> {
-    let size = serde_json::to_vec(map)
-        .map(|v| v.len())
-        .unwrap_or(usize::MAX);
-    if size <= MAX_CUSTOM_ATTRIBUTES_BYTES {
-        Ok(())
-    } else {
-        Err(error(
-            "too_large",
-            "must serialise to at most 16 KiB of JSON",
         ))
     }
 }

@@ -67,7 +67,7 @@ pub struct InteractionDraft {
     pub external_ref: Option<String>,
     /// Any JSON object, up to 16 KiB.
     #[serde(default)]
-    #[validate(custom(function = "small_object"))]
+    #[validate(custom(function = "validation::small_json_object"))]
     #[schema(value_type = Object)]
     pub metadata: Map<String, Value>,
     /// Purchases only: the amount in minor units (cents), more than zero and at most 10¹².
@@ -250,20 +250,6 @@ fn not_in_future(t: &DateTime<Utc>) -> Result<(), ValidationError> {
         Err(error("not_in_future", "must not be in the future"))
     } else {
         Ok(())
-    }
-}
-
-fn small_object(map: &Map<String, Value>) -> Result<(), ValidationError> {
-    let size = serde_json::to_vec(map)
-        .map(|v| v.len())
-        .unwrap_or(usize::MAX);
-    if size <= 16 * 1024 {
-        Ok(())
-    } else {
-        Err(error(
-            "too_large",
-            "must serialise to at most 16 KiB of JSON",
-        ))
     }
 }
 

@@ -165,6 +165,23 @@ pub fn language_tag(value: &str) -> Result<(), ValidationError> {
 }
 
 /// Non-blank after trimming.
+/// A free-form JSON object (custom attributes, metadata) serialises to at most 16 KiB.
+pub fn small_json_object(
+    map: &serde_json::Map<String, serde_json::Value>,
+) -> Result<(), ValidationError> {
+    let size = serde_json::to_vec(map)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
+    if size <= 16 * 1024 {
+        Ok(())
+    } else {
+        Err(error(
+            "too_large",
+            "must serialise to at most 16 KiB of JSON",
+        ))
+    }
+}
+
 pub fn not_blank(value: &str) -> Result<(), ValidationError> {
     if value.trim().is_empty() {
         Err(error("blank", "must not be blank"))

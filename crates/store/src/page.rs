@@ -26,17 +26,26 @@ pub struct Cursor {
     pub id: uuid::Uuid,
 }
 
+/// An opaque token: base64url of a small JSON document. Every list's cursor is one.
+pub fn encode_token<T: Serialize>(value: &T) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).unwrap_or_default())
+}
+
+/// Reads back a token made by [`encode_token`]; anything else is an invalid cursor.
+pub fn decode_token<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(text)
+        .map_err(|_| StoreError::InvalidCursor)?;
+    serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)
+}
+
 impl Cursor {
     pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
+        encode_token(self)
     }
 
     pub fn decode(text: &str, sort: &str) -> Result<Self, StoreError> {
-        let bytes = URL_SAFE_NO_PAD
-            .decode(text)
-            .map_err(|_| StoreError::InvalidCursor)?;
-        let cursor: Cursor =
-            serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)?;
+        let cursor: Cursor = decode_token(text)?;
         if cursor.s != sort {
             return Err(StoreError::InvalidCursor);
         }

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::auth::{scope, Auth};
 use crate::error::{ApiError, ApiResult, Code, Problem};
 use crate::extract::{apply_merge_patch, etag, if_match, if_none_match, JsonBody, MergePatch};
-use crate::routes::Page;
+use crate::routes::{page_limit, Page};
 use crate::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -168,10 +168,7 @@ pub async fn list_customers(
 ) -> ApiResult<HttpResponse> {
     let q = query.into_inner();
     let bad = |m: String| ApiError::new(Code::InvalidQuery, m);
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(bad("limit must be between 1 and 200".into()));
-    }
+    let limit = page_limit(q.limit)?;
     let sort = q.sort.unwrap_or_default();
     if q.q.as_ref().is_some_and(|t| t.chars().count() > 100) {
         return Err(bad("q must be at most 100 characters".into()));

@@ -4,16 +4,16 @@ use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use rapport_domain::customer::Customer;
 use rapport_domain::duplicates::{self, DuplicateGroup, MergeRecord};
+use rapport_store::page::{decode_token, encode_token};
 use rapport_store::{customers, merge};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::{scope, Auth};
-use crate::error::{not_found_as, ApiError, ApiResult, Code, Problem};
+use crate::error::{not_found_as, ApiResult, Problem};
 use crate::extract::{etag, JsonBody};
-use crate::routes::interactions::page_limit;
-use crate::routes::Page;
+use crate::routes::{page_limit, Page};
 use crate::AppState;
 
 /// Registered before `/customers/{id}`, whose pattern would take `duplicates` as an id.
@@ -42,13 +42,6 @@ struct GroupCursor {
     k: String,
 }
 
-fn bad_cursor() -> ApiError {
-    ApiError::new(
-        Code::InvalidCursor,
-        "the cursor is not one this list returned",
-    )
-}
-
 /// Groups of live customers that look like one person: the same e-mail, the same phone, or
 /// near-identical names (case and accents aside) in the same city. Each group lists its
 /// customers oldest first, with the reason and a score.
@@ -69,16 +62,11 @@ pub async fn list_duplicates(
 ) -> ApiResult<HttpResponse> {
     let q = query.into_inner();
     let limit = page_limit(q.limit)? as usize;
-    let after = match q.cursor.filter(|c| !c.is_empty()) {
-        None => None,
-        Some(c) => {
-            use base64::Engine;
-            let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(c)
-                .map_err(|_| bad_cursor())?;
-            Some(serde_json::from_slice::<GroupCursor>(&bytes).map_err(|_| bad_cursor())?)
-        }
-    };
+    let after = q
+        .cursor
+        .filter(|c| !c.is_empty())
+        .map(|c| decode_token::<GroupCursor>(&c))
+        .transpose()?;
     let groups = state
         .run(merge::candidates)
         .await
@@ -90,14 +78,10 @@ pub async fn list_duplicates(
     let page: Vec<DuplicateGroup> = groups.iter().skip(start).take(limit).cloned().collect();
     let next_cursor = if start + page.len() < groups.len() {
         page.last().map(|g| {
-            use base64::Engine;
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
-                serde_json::to_vec(&GroupCursor {
-                    r: g.reason,
-                    k: g.key.clone(),
-                })
-                .unwrap_or_default(),
-            )
+            encode_token(&GroupCursor {
+                r: g.reason,
+                k: g.key.clone(),
+            })
         })
     } else {
         None

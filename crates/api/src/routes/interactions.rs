@@ -15,9 +15,9 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::{scope, Auth, Principal, Subject};
-use crate::error::{ApiError, ApiResult, Code, Problem};
+use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{apply_merge_patch, etag, if_match, if_none_match, JsonBody, MergePatch};
-use crate::routes::Page;
+use crate::routes::{page_limit, Page};
 use crate::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -198,18 +198,6 @@ impl ListInteractionsQuery {
             occurred_from: self.occurred_after,
             occurred_to: self.occurred_before,
         }
-    }
-}
-
-pub(crate) fn page_limit(limit: Option<i64>) -> ApiResult<i64> {
-    let limit = limit.unwrap_or(50);
-    if (1..=200).contains(&limit) {
-        Ok(limit)
-    } else {
-        Err(ApiError::new(
-            Code::InvalidQuery,
-            "limit must be between 1 and 200",
-        ))
     }
 }
 

@@ -13,6 +13,19 @@ pub mod users;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+/// A list's `limit`: 50 when absent, 1 to 200.
+pub(crate) fn page_limit(limit: Option<i64>) -> crate::error::ApiResult<i64> {
+    let limit = limit.unwrap_or(50);
+    if (1..=200).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(crate::error::ApiError::new(
+            crate::error::Code::InvalidQuery,
+            "limit must be between 1 and 200",
+        ))
+    }
+}
+
 /// A page of a list: the items and the cursor to the next page (absent on the last page).
 #[derive(Serialize, ToSchema)]
 pub struct Page<T> {

@@ -487,6 +487,32 @@ fn writing(report: &ImportReport) -> bool {
     report.mode == ImportMode::SkipInvalid || report.invalid == 0
 }
 
+/// The rows that are not stored yet; the others are counted as `existing`. A row is stored
+/// already when its id or its external key is known, or when an earlier row of this file had the
+/// same id or key.
+fn only_new<'p, P, K: Eq + std::hash::Hash>(
+    rows: &'p [P],
+    id: impl Fn(&P) -> Option<Uuid>,
+    key: impl Fn(&'p P) -> Option<K>,
+    known_ids: &HashSet<Uuid>,
+    known_key: impl Fn(&K) -> bool,
+    report: &mut ImportReport,
+) -> Vec<&'p P> {
+    let mut seen_ids = HashSet::new();
+    let mut seen_keys = HashSet::new();
+    let mut fresh = Vec::with_capacity(rows.len());
+    for row in rows {
+        let dup_key = key(row).is_some_and(|k| known_key(&k) || !seen_keys.insert(k));
+        let dup_id = id(row).is_some_and(|i| known_ids.contains(&i) || !seen_ids.insert(i));
+        if dup_key || dup_id {
+            report.existing += 1;
+        } else {
+            fresh.push(row);
+        }
+    }
+    fresh
+}
+
 /// Imports customers. `progress` is called with the number of records read so far.
 pub fn import_customers(
     conn: &mut DbConn,
@@ -543,23 +569,14 @@ fn customers_batch(
         .filter_map(|p| p.draft.external_ref.as_deref())
         .collect();
     let known_refs = bulk::customers_by_external_ref(conn, &refs)?;
-    let mut seen_refs = HashSet::new();
-    let mut seen_ids = HashSet::new();
-    let mut fresh = Vec::with_capacity(pending.len());
-    for p in &pending {
-        let dup_ref = p
-            .draft
-            .external_ref
-            .as_deref()
-            .is_some_and(|r| known_refs.contains_key(r) || !seen_refs.insert(r));
-        let dup_id =
-            p.id.is_some_and(|id| known_ids.contains(&id) || !seen_ids.insert(id));
-        if dup_ref || dup_id {
-            report.existing += 1;
-        } else {
-            fresh.push(p);
-        }
-    }
+    let fresh = only_new(
+        &pending,
+        |p| p.id,
+        |p| p.draft.external_ref.as_deref(),
+        &known_ids,
+        |r| known_refs.contains_key(*r),
+        report,
+    );
     if writing(report) {
         let rows: Vec<NewCustomer<'_>> = fresh
             .iter()
@@ -716,22 +733,19 @@ fn interactions_batch(
         })
         .collect();
     let known_refs = bulk::existing_interaction_refs(conn, &pairs)?;
-    let mut seen = HashSet::new();
-    let mut seen_ids = HashSet::new();
-    let mut fresh = Vec::with_capacity(valid.len());
-    for p in &valid {
-        let dup_ref = p.draft.external_ref.as_deref().is_some_and(|r| {
-            let key = (p.draft.source().to_owned(), r.to_owned());
-            known_refs.contains(&key) || !seen.insert(key)
-        });
-        let dup_id =
-            p.id.is_some_and(|id| known_ids.contains(&id) || !seen_ids.insert(id));
-        if dup_ref || dup_id {
-            report.existing += 1;
-        } else {
-            fresh.push(p);
-        }
-    }
+    let fresh = only_new(
+        &valid,
+        |p| p.id,
+        |p| {
+            p.draft
+                .external_ref
+                .as_deref()
+                .map(|r| (p.draft.source().to_owned(), r.to_owned()))
+        },
+        &known_ids,
+        |key| known_refs.contains(key),
+        report,
+    );
     if writing(report) {
         let rows: Vec<NewInteraction<'_>> = fresh
             .iter()

@@ -94,9 +94,7 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-fn open_records(
-    args: &ImportArgs,
-) -> anyhow::Result<Box<dyn Iterator<Item = transfer::ReadResult>>> {
+fn open_records(args: &ImportArgs) -> anyhow::Result<transfer::Records> {
     let format = match args.format {
         Some(f) => f.into(),
         None => Format::from_path(&args.file).with_context(|| {

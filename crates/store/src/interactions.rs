@@ -6,6 +6,8 @@
 //! ([`lock_customers`]) so that two transactions recording purchases for the same customer do not
 //! each recompute without the other's row; SQLite writes are serialised anyway.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use diesel::dsl::{count_star, sql};
 use diesel::prelude::*;
@@ -100,42 +102,59 @@ impl Row {
 #[diesel(table_name = interactions, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub(crate) struct Fields<'a> {
     customer_id: DbUuid,
-    channel: &'a str,
-    kind: &'a str,
-    direction: Option<&'a str>,
+    channel: &'static str,
+    kind: &'static str,
+    direction: Option<&'static str>,
     occurred_at: DbTime,
-    subject: Option<&'a str>,
-    body: Option<&'a str>,
-    source: &'a str,
-    external_ref: Option<&'a str>,
+    subject: Option<Cow<'a, str>>,
+    body: Option<Cow<'a, str>>,
+    source: Cow<'a, str>,
+    external_ref: Option<Cow<'a, str>>,
     metadata: DbJson,
     amount_minor: Option<i64>,
-    currency: Option<&'a str>,
-    product_category: Option<&'a str>,
+    currency: Option<Cow<'a, str>>,
+    product_category: Option<Cow<'a, str>>,
     campaign_id: Option<DbUuid>,
-    order_ref: Option<&'a str>,
+    order_ref: Option<Cow<'a, str>>,
     updated_at: DbTime,
 }
 
 impl<'a> Fields<'a> {
     pub(crate) fn new(d: &'a InteractionDraft, now: DateTime<Utc>) -> Self {
+        let text = |s: &'a Option<String>| s.as_deref().map(Cow::Borrowed);
         Self {
             customer_id: DbUuid(d.customer_id),
             channel: d.channel.as_str(),
             kind: d.kind.as_str(),
             direction: d.direction.map(|v| v.as_str()),
             occurred_at: DbTime(d.occurred_at),
-            subject: d.subject.as_deref(),
-            body: d.body.as_deref(),
-            source: d.source(),
-            external_ref: d.external_ref.as_deref(),
+            subject: text(&d.subject),
+            body: text(&d.body),
+            source: Cow::Borrowed(d.source()),
+            external_ref: text(&d.external_ref),
             metadata: DbJson::of(&d.metadata),
             amount_minor: d.amount_minor,
-            currency: d.currency.as_deref(),
-            product_category: d.product_category.as_deref(),
+            currency: text(&d.currency),
+            product_category: text(&d.product_category),
             campaign_id: d.campaign_id.map(DbUuid),
-            order_ref: d.order_ref.as_deref(),
+            order_ref: text(&d.order_ref),
             updated_at: DbTime(now),
+        }
+    }
+
+    /// The same columns, owning their text: what a statement diesel prepares once and keeps
+    /// (a batch insert over a fixed-size array) needs.
+    fn into_owned(self) -> Fields<'static> {
+        let own = |s: Option<Cow<'a, str>>| s.map(|s| Cow::Owned(s.into_owned()));
+        Fields {
+            subject: own(self.subject),
+            body: own(self.body),
+            source: Cow::Owned(self.source.into_owned()),
+            external_ref: own(self.external_ref),
+            currency: own(self.currency),
+            product_category: own(self.product_category),
+            order_ref: own(self.order_ref),
+            ..self
         }
     }
 }
@@ -147,7 +166,7 @@ pub(crate) struct NewRow<'a> {
     id: DbUuid,
     #[diesel(embed)]
     fields: Fields<'a>,
-    agent_type: Option<&'a str>,
+    agent_type: Option<&'static str>,
     agent_id: Option<DbUuid>,
     version: i64,
     created_at: DbTime,
@@ -167,6 +186,14 @@ impl<'a> NewRow<'a> {
             agent_id: agent.map(|a| DbUuid(a.id())),
             version: 1,
             created_at: DbTime(now),
+        }
+    }
+
+    /// See [`Fields::into_owned`].
+    pub(crate) fn into_owned(self) -> NewRow<'static> {
+        NewRow {
+            fields: self.fields.into_owned(),
+            ..self
         }
     }
 }

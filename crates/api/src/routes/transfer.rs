@@ -87,7 +87,7 @@ async fn run_import<F>(
 where
     F: FnOnce(
             &mut rapport_store::DbConn,
-            Box<dyn Iterator<Item = transfer::ReadResult>>,
+            transfer::Records,
         ) -> rapport_store::StoreResult<ImportReport>
         + Send
         + 'static,

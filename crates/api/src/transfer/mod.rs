@@ -14,8 +14,10 @@
 //! `metadata`, `social_handles`) are JSON. Export writes the same layout, so an export imports
 //! back unchanged, into the same database (nothing happens) or into another (ids are kept).
 
+mod row;
+
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, Write};
+use std::io::Write;
 
 use chrono::{DateTime, Utc};
 use rapport_domain::customer::CustomerDraft;
@@ -24,9 +26,12 @@ use rapport_domain::Draft;
 use rapport_store::bulk::{self, NewCustomer, NewInteraction};
 use rapport_store::{DbConn, StoreError, StoreResult};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
+
+use row::{parse_row, Columns, Row, LIST_FIELDS};
+pub use row::{read_records, Body, ReadResult, Record, Records};
 
 /// Records validated and written per batch.
 const BATCH: usize = 2_000;
@@ -129,203 +134,6 @@ impl ImportReport {
     }
 }
 
-/// One record of an input file: its line and its fields as JSON.
-#[derive(Debug, Clone)]
-pub struct Record {
-    pub line: u64,
-    pub fields: Map<String, Value>,
-}
-
-/// A record, or a line that could not be read as one.
-pub type ReadResult = Result<Record, RowError>;
-
-/// Fields that hold lists of strings: `;`-separated in CSV.
-const LIST_FIELDS: &[&str] = &[
-    "other_emails",
-    "other_phones",
-    "tags",
-    "preferences.product_categories",
-];
-/// Fields that hold JSON objects: JSON text in CSV.
-const OBJECT_FIELDS: &[&str] = &["custom_attributes", "metadata", "social_handles"];
-/// Integer fields.
-const INTEGER_FIELDS: &[&str] = &["amount_minor", "demographics.household_size", "version"];
-
-/// Reads records from CSV or NDJSON, one at a time.
-pub fn read_records<R: BufRead + 'static>(
-    input: R,
-    format: Format,
-) -> Box<dyn Iterator<Item = ReadResult>> {
-    match format {
-        Format::Ndjson => Box::new(ndjson_records(input)),
-        Format::Csv => Box::new(csv_records(input)),
-    }
-}
-
-fn ndjson_records<R: BufRead>(input: R) -> impl Iterator<Item = ReadResult> {
-    input.lines().enumerate().filter_map(|(i, line)| {
-        let line_no = i as u64 + 1;
-        let text = match line {
-            Ok(t) => t,
-            Err(e) => {
-                return Some(Err(RowError {
-                    line: line_no,
-                    field: "row".into(),
-                    code: "unreadable".into(),
-                    message: format!("the line is not UTF-8 text: {e}"),
-                }))
-            }
-        };
-        if text.trim().is_empty() {
-            return None;
-        }
-        if crate::extract::json_has_nul(text.as_bytes()) {
-            return Some(Err(RowError {
-                line: line_no,
-                field: "row".into(),
-                code: "nul_character".into(),
-                message: "text must not contain NUL characters (\\u0000)".into(),
-            }));
-        }
-        Some(match serde_json::from_str::<Value>(&text) {
-            Ok(Value::Object(fields)) => Ok(Record {
-                line: line_no,
-                fields,
-            }),
-            Ok(_) => Err(RowError {
-                line: line_no,
-                field: "row".into(),
-                code: "not_an_object".into(),
-                message: "each line must be one JSON object".into(),
-            }),
-            Err(e) => Err(RowError {
-                line: line_no,
-                field: "row".into(),
-                code: "malformed_json".into(),
-                message: format!("not valid JSON: {e}"),
-            }),
-        })
-    })
-}
-
-fn csv_records<R: BufRead>(input: R) -> impl Iterator<Item = ReadResult> {
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(false)
-        .trim(csv::Trim::Fields)
-        .from_reader(input);
-    let headers: Result<Vec<String>, RowError> = reader
-        .headers()
-        .map(|h| h.iter().map(str::to_owned).collect())
-        .map_err(|e| RowError {
-            line: 1,
-            field: "row".into(),
-            code: "malformed_csv".into(),
-            message: format!("the header row cannot be read: {e}"),
-        });
-    let mut header_error = None;
-    let headers = match headers {
-        Ok(h) => h,
-        Err(e) => {
-            header_error = Some(e);
-            Vec::new()
-        }
-    };
-    let mut record = csv::StringRecord::new();
-    let mut done = false;
-    std::iter::from_fn(move || {
-        if let Some(e) = header_error.take() {
-            done = true;
-            return Some(Err(e));
-        }
-        if done {
-            return None;
-        }
-        match reader.read_record(&mut record) {
-            Ok(false) => None,
-            Ok(true) => {
-                let line = record.position().map_or(0, |p| p.line());
-                Some(csv_row(&headers, &record, line))
-            }
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
-                // A broken quote or a row of the wrong width: report it and go on.
-                Some(Err(RowError {
-                    line,
-                    field: "row".into(),
-                    code: "malformed_csv".into(),
-                    message: e.to_string(),
-                }))
-            }
-        }
-    })
-}
-
-fn csv_row(headers: &[String], record: &csv::StringRecord, line: u64) -> ReadResult {
-    let mut fields = Map::new();
-    for (name, cell) in headers.iter().zip(record.iter()) {
-        if cell.is_empty() {
-            continue;
-        }
-        if cell.contains('\0') {
-            return Err(RowError {
-                line,
-                field: name.clone(),
-                code: "nul_character".into(),
-                message: "text must not contain NUL characters".into(),
-            });
-        }
-        let value = if LIST_FIELDS.contains(&name.as_str()) {
-            if cell.starts_with('[') {
-                json_cell(name, cell, line)?
-            } else {
-                Value::Array(
-                    cell.split(';')
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(|s| Value::String(s.to_owned()))
-                        .collect(),
-                )
-            }
-        } else if OBJECT_FIELDS.contains(&name.as_str()) {
-            json_cell(name, cell, line)?
-        } else if INTEGER_FIELDS.contains(&name.as_str()) {
-            // Not a number: left as text, so the type error names the field.
-            cell.parse::<i64>()
-                .map(Value::from)
-                .unwrap_or_else(|_| Value::String(cell.to_owned()))
-        } else {
-            Value::String(cell.to_owned())
-        };
-        insert_dotted(&mut fields, name, value);
-    }
-    Ok(Record { line, fields })
-}
-
-fn json_cell(name: &str, cell: &str, line: u64) -> Result<Value, RowError> {
-    serde_json::from_str(cell).map_err(|e| RowError {
-        line,
-        field: name.to_owned(),
-        code: "malformed_json".into(),
-        message: format!("not valid JSON: {e}"),
-    })
-}
-
-fn insert_dotted(map: &mut Map<String, Value>, path: &str, value: Value) {
-    match path.split_once('.') {
-        None => {
-            map.insert(path.to_owned(), value);
-        }
-        Some((head, rest)) => {
-            let child = map
-                .entry(head.to_owned())
-                .or_insert_with(|| Value::Object(Map::new()));
-            if let Value::Object(child) = child {
-                insert_dotted(child, rest, value);
-            }
-        }
-    }
-}
-
 /// Why an import stopped without writing.
 enum Abort {
     /// `all_or_nothing` met invalid rows: roll back, report.
@@ -345,86 +153,6 @@ impl From<rapport_store::DbError> for Abort {
     }
 }
 
-/// Deserialises and validates a record as a draft; reports every problem on its line.
-fn draft_of<D: Draft>(
-    line: u64,
-    fields: Map<String, Value>,
-    report: &mut ImportReport,
-) -> Option<D> {
-    let de = Value::Object(fields);
-    let draft: D = match serde_path_to_error::deserialize(de) {
-        Ok(d) => d,
-        Err(e) => {
-            let field = e.path().to_string();
-            let field = if field == "." {
-                "row".to_owned()
-            } else {
-                field
-            };
-            report.error(line, &field, "invalid", e.into_inner().to_string());
-            return None;
-        }
-    };
-    match draft.parse() {
-        Ok(d) => Some(d),
-        Err(failure) => {
-            for e in failure.0 {
-                let field = if e.field == "body" {
-                    "row".into()
-                } else {
-                    e.field
-                };
-                report.error(line, &field, &e.code, e.message);
-            }
-            None
-        }
-    }
-}
-
-/// Takes an optional `id` column: a UUID that the record keeps.
-fn take_id(
-    line: u64,
-    fields: &mut Map<String, Value>,
-    report: &mut ImportReport,
-) -> Result<Option<Uuid>, ()> {
-    match fields.remove("id") {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => match Uuid::parse_str(&s) {
-            Ok(id) if id.get_version_num() == 7 => Ok(Some(id)),
-            _ => {
-                report.error(line, "id", "invalid", "id must be a UUIDv7");
-                Err(())
-            }
-        },
-        Some(_) => {
-            report.error(line, "id", "invalid", "id must be a UUIDv7 string");
-            Err(())
-        }
-    }
-}
-
-fn take_string(fields: &mut Map<String, Value>, name: &str) -> Option<String> {
-    match fields.remove(name) {
-        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_owned()),
-        _ => None,
-    }
-}
-
-/// Columns an export writes that an import ignores (they are the server's to set).
-const READ_ONLY: &[&str] = &[
-    "created_at",
-    "updated_at",
-    "archived_at",
-    "version",
-    "agent",
-];
-
-fn drop_read_only(fields: &mut Map<String, Value>) {
-    for k in READ_ONLY {
-        fields.remove(*k);
-    }
-}
-
 /// Runs `body` in a transaction and turns the outcome into a report.
 fn in_transaction(
     conn: &mut DbConn,
@@ -434,7 +162,7 @@ fn in_transaction(
     let result = bulk::bulk_session(conn, |conn| {
         Ok::<_, StoreError>(rapport_store::transaction(conn, |conn| {
             body(conn, &mut report)?;
-            // Unreadable lines are reported as met, the rest per batch: put them in file order.
+            // Errors arrive per batch: put them in file order.
             report.errors.sort_by_key(|e| e.line);
             if report.invalid > 0 && report.mode == ImportMode::AllOrNothing {
                 return Err(Abort::Invalid);
@@ -456,30 +184,73 @@ fn in_transaction(
     }
 }
 
-/// Counts records and unreadable lines, in batches.
-fn batches(
-    records: impl Iterator<Item = ReadResult>,
+/// A batch of records, read and validated.
+struct Parsed<D> {
+    /// Records read, valid or not.
+    rows: u64,
+    valid: Vec<Row<D>>,
+    /// Records with errors.
+    invalid: u64,
+    errors: Vec<RowError>,
+}
+
+/// Batches in flight between the reading thread and the writing one: bounds memory.
+const BATCHES_IN_FLIGHT: usize = 2;
+
+/// Reads, parses and validates records on a thread of its own and hands `each` (on this thread,
+/// the one holding the database connection) one batch of valid rows at a time, so that parsing
+/// the next batch overlaps writing this one.
+fn pipeline<D: Draft + Send>(
+    records: Records,
+    columns: Columns,
     report: &mut ImportReport,
-    mut each: impl FnMut(Vec<Record>, &mut ImportReport) -> Result<(), Abort>,
+    mut each: impl FnMut(Vec<Row<D>>, &mut ImportReport) -> Result<(), Abort>,
 ) -> Result<(), Abort> {
-    let mut batch = Vec::with_capacity(BATCH);
-    for r in records {
-        report.rows += 1;
-        match r {
-            Ok(rec) => batch.push(rec),
-            Err(e) => {
-                report.invalid += 1;
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Parsed<D>>(BATCHES_IN_FLIGHT);
+        scope.spawn(move || {
+            let mut batch = Parsed {
+                rows: 0,
+                valid: Vec::with_capacity(BATCH),
+                invalid: 0,
+                errors: Vec::new(),
+            };
+            for r in records {
+                batch.rows += 1;
+                match r.map_err(|e| vec![e]).and_then(|r| parse_row(r, columns)) {
+                    Ok(row) => batch.valid.push(row),
+                    Err(errors) => {
+                        batch.invalid += 1;
+                        batch.errors.extend(errors);
+                    }
+                }
+                if batch.rows as usize == BATCH {
+                    let next = Parsed {
+                        rows: 0,
+                        valid: Vec::with_capacity(BATCH),
+                        invalid: 0,
+                        errors: Vec::new(),
+                    };
+                    // The writer has stopped (a database error): stop reading.
+                    if tx.send(std::mem::replace(&mut batch, next)).is_err() {
+                        return;
+                    }
+                }
+            }
+            if batch.rows > 0 {
+                let _ = tx.send(batch);
+            }
+        });
+        for batch in rx {
+            report.rows += batch.rows;
+            report.invalid += batch.invalid;
+            for e in batch.errors {
                 report.error(e.line, &e.field, &e.code, e.message);
             }
+            each(batch.valid, report)?;
         }
-        if batch.len() == BATCH {
-            each(std::mem::take(&mut batch), report)?;
-        }
-    }
-    if !batch.is_empty() {
-        each(batch, report)?;
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// Whether rows may still be written: not after an invalid row in `all_or_nothing`.
@@ -488,8 +259,8 @@ fn writing(report: &ImportReport) -> bool {
 }
 
 /// The rows that are not stored yet; the others are counted as `existing`. A row is stored
-/// already when its id or its external key is known, or when an earlier row of this file had the
-/// same id or key.
+/// already when its id or its external key is known, or when an earlier row of this batch had
+/// the same id or key (earlier batches are written, so the database knows theirs).
 fn only_new<'p, P, K: Eq + std::hash::Hash>(
     rows: &'p [P],
     id: impl Fn(&P) -> Option<Uuid>,
@@ -516,7 +287,7 @@ fn only_new<'p, P, K: Eq + std::hash::Hash>(
 /// Imports customers. `progress` is called with the number of records read so far.
 pub fn import_customers(
     conn: &mut DbConn,
-    records: impl Iterator<Item = ReadResult>,
+    records: Records,
     mode: ImportMode,
     progress: &mut dyn FnMut(u64),
 ) -> StoreResult<ImportReport> {
@@ -526,7 +297,7 @@ pub fn import_customers(
     };
     let now = rapport_domain::now();
     in_transaction(conn, report, |conn, report| {
-        batches(records, report, |batch, report| {
+        pipeline(records, Columns::Customer, report, |batch, report| {
             customers_batch(conn, batch, report, now)?;
             progress(report.rows);
             Ok(())
@@ -534,43 +305,26 @@ pub fn import_customers(
     })
 }
 
-struct PendingCustomer {
-    id: Option<Uuid>,
-    draft: CustomerDraft,
-}
-
 fn customers_batch(
     conn: &mut DbConn,
-    batch: Vec<Record>,
+    rows: Vec<Row<CustomerDraft>>,
     report: &mut ImportReport,
     now: DateTime<Utc>,
 ) -> Result<(), Abort> {
-    let mut pending = Vec::with_capacity(batch.len());
-    for Record { line, mut fields } in batch {
-        drop_read_only(&mut fields);
-        let Ok(id) = take_id(line, &mut fields, report) else {
-            report.invalid += 1;
-            continue;
-        };
-        match draft_of::<CustomerDraft>(line, fields, report) {
-            Some(draft) => pending.push(PendingCustomer { id, draft }),
-            None => report.invalid += 1,
-        }
-    }
     // Already there: the same id, or the same external reference (also earlier in this file).
-    let ids: Vec<Uuid> = pending.iter().filter_map(|p| p.id).collect();
+    let ids: Vec<Uuid> = rows.iter().filter_map(|p| p.id).collect();
     let known_ids: HashSet<Uuid> = bulk::customer_targets(conn, &ids)?
         .into_iter()
         .filter(|(old, (now_id, _))| old == now_id)
         .map(|(id, _)| id)
         .collect();
-    let refs: Vec<&str> = pending
+    let refs: Vec<&str> = rows
         .iter()
         .filter_map(|p| p.draft.external_ref.as_deref())
         .collect();
     let known_refs = bulk::customers_by_external_ref(conn, &refs)?;
     let fresh = only_new(
-        &pending,
+        &rows,
         |p| p.id,
         |p| p.draft.external_ref.as_deref(),
         &known_ids,
@@ -578,7 +332,7 @@ fn customers_batch(
         report,
     );
     if writing(report) {
-        let rows: Vec<NewCustomer<'_>> = fresh
+        let new: Vec<NewCustomer<'_>> = fresh
             .iter()
             .map(|p| NewCustomer {
                 id: p.id.unwrap_or_else(rapport_domain::new_id),
@@ -586,8 +340,8 @@ fn customers_batch(
                 created_at: now,
             })
             .collect();
-        bulk::insert_customers(conn, &rows)?;
-        report.created += rows.len() as u64;
+        bulk::insert_customers(conn, &new)?;
+        report.created += new.len() as u64;
     }
     Ok(())
 }
@@ -595,7 +349,7 @@ fn customers_batch(
 /// Imports interactions, recorded by `agent`. `progress` is called with the records read so far.
 pub fn import_interactions(
     conn: &mut DbConn,
-    records: impl Iterator<Item = ReadResult>,
+    records: Records,
     mode: ImportMode,
     agent: Option<Agent>,
     progress: &mut dyn FnMut(u64),
@@ -609,9 +363,18 @@ pub fn import_interactions(
     // once at the end from "interactions with an id at least this one".
     let first_id = rapport_domain::new_id();
     let mut min_given: Option<Uuid> = None;
+    let mut customers = CustomerCache::default();
     in_transaction(conn, report, |conn, report| {
-        batches(records, report, |batch, report| {
-            interactions_batch(conn, batch, report, agent, now, &mut min_given)?;
+        pipeline(records, Columns::Interaction, report, |batch, report| {
+            interactions_batch(
+                conn,
+                batch,
+                report,
+                &mut customers,
+                agent,
+                now,
+                &mut min_given,
+            )?;
             progress(report.rows);
             Ok(())
         })?;
@@ -624,58 +387,78 @@ pub fn import_interactions(
     })
 }
 
-struct PendingInteraction {
-    line: u64,
-    id: Option<Uuid>,
-    customer_ref: Option<String>,
-    draft: InteractionDraft,
+/// Customers an import has looked up already: most files name the same customers over and over.
+/// Cleared when full, so memory stays bounded whatever the file.
+#[derive(Default)]
+struct CustomerCache {
+    /// External reference → customer id.
+    by_ref: HashMap<String, Uuid>,
+    /// Id named → (the customer it is now, archived?).
+    targets: HashMap<Uuid, (Uuid, bool)>,
+}
+
+/// Entries per map of [`CustomerCache`].
+const CUSTOMER_CACHE_ENTRIES: usize = 100_000;
+
+impl CustomerCache {
+    /// Looks up the references not cached yet. Unknown ones are not cached: they are errors.
+    fn resolve_refs(&mut self, conn: &mut DbConn, refs: &[&str]) -> Result<(), Abort> {
+        let mut missing: Vec<&str> = refs
+            .iter()
+            .copied()
+            .filter(|r| !self.by_ref.contains_key(*r))
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        missing.sort_unstable();
+        missing.dedup();
+        if self.by_ref.len() + missing.len() > CUSTOMER_CACHE_ENTRIES {
+            self.by_ref.clear();
+        }
+        self.by_ref
+            .extend(bulk::customers_by_external_ref(conn, &missing)?);
+        Ok(())
+    }
+
+    fn resolve_ids(&mut self, conn: &mut DbConn, ids: &[Uuid]) -> Result<(), Abort> {
+        let mut missing: Vec<Uuid> = ids
+            .iter()
+            .copied()
+            .filter(|i| !self.targets.contains_key(i))
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        missing.sort_unstable();
+        missing.dedup();
+        if self.targets.len() + missing.len() > CUSTOMER_CACHE_ENTRIES {
+            self.targets.clear();
+        }
+        self.targets.extend(bulk::customer_targets(conn, &missing)?);
+        Ok(())
+    }
 }
 
 fn interactions_batch(
     conn: &mut DbConn,
-    batch: Vec<Record>,
+    rows: Vec<Row<InteractionDraft>>,
     report: &mut ImportReport,
+    customers: &mut CustomerCache,
     agent: Option<Agent>,
     now: DateTime<Utc>,
     min_given: &mut Option<Uuid>,
 ) -> Result<(), Abort> {
-    let mut pending = Vec::with_capacity(batch.len());
-    for Record { line, mut fields } in batch {
-        drop_read_only(&mut fields);
-        let Ok(id) = take_id(line, &mut fields, report) else {
-            report.invalid += 1;
-            continue;
-        };
-        // A customer may be named by our id or by their external reference.
-        let customer_ref = take_string(&mut fields, "customer_external_ref");
-        if customer_ref.is_some() && !fields.contains_key("customer_id") {
-            fields.insert("customer_id".into(), Value::String(Uuid::nil().to_string()));
-        }
-        match draft_of::<InteractionDraft>(line, fields, report) {
-            Some(draft) => pending.push(PendingInteraction {
-                line,
-                id,
-                customer_ref,
-                draft,
-            }),
-            None => report.invalid += 1,
-        }
-    }
-
     // Customers named by external reference.
-    let refs: Vec<&str> = pending
+    let refs: Vec<&str> = rows
         .iter()
         .filter_map(|p| p.customer_ref.as_deref())
         .collect();
-    let by_ref = if refs.is_empty() {
-        HashMap::new()
-    } else {
-        bulk::customers_by_external_ref(conn, &refs)?
-    };
-    let mut ok = Vec::with_capacity(pending.len());
-    for mut p in pending {
+    customers.resolve_refs(conn, &refs)?;
+    let mut named = Vec::with_capacity(rows.len());
+    for mut p in rows {
         if let Some(r) = &p.customer_ref {
-            match by_ref.get(r) {
+            match customers.by_ref.get(r) {
                 Some(id) => p.draft.customer_id = *id,
                 None => {
                     report.invalid += 1;
@@ -689,17 +472,15 @@ fn interactions_batch(
                 }
             }
         }
-        ok.push(p);
+        named.push(p);
     }
 
     // Customers exist (merged ones lead to their survivor) and are not archived.
-    let mut ids: Vec<Uuid> = ok.iter().map(|p| p.draft.customer_id).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let targets = bulk::customer_targets(conn, &ids)?;
-    let mut valid = Vec::with_capacity(ok.len());
-    for mut p in ok {
-        match targets.get(&p.draft.customer_id) {
+    let ids: Vec<Uuid> = named.iter().map(|p| p.draft.customer_id).collect();
+    customers.resolve_ids(conn, &ids)?;
+    let mut valid = Vec::with_capacity(named.len());
+    for mut p in named {
+        match customers.targets.get(&p.draft.customer_id) {
             None => {
                 report.invalid += 1;
                 report.error(p.line, "customer_id", "not_found", "no such customer");
@@ -718,6 +499,10 @@ fn interactions_batch(
                 valid.push(p);
             }
         }
+    }
+    if !writing(report) {
+        // Nothing will be written: the rest of the file is only validated.
+        return Ok(());
     }
 
     // Already recorded: same id, or same (source, external_ref), also earlier in this file.
@@ -740,30 +525,28 @@ fn interactions_batch(
             p.draft
                 .external_ref
                 .as_deref()
-                .map(|r| (p.draft.source().to_owned(), r.to_owned()))
+                .map(|r| (p.draft.source(), r))
         },
         &known_ids,
-        |key| known_refs.contains(key),
+        |&(source, r)| known_refs.contains(&(source.to_owned(), r.to_owned())),
         report,
     );
-    if writing(report) {
-        let rows: Vec<NewInteraction<'_>> = fresh
-            .iter()
-            .map(|p| NewInteraction {
-                id: p.id.unwrap_or_else(rapport_domain::new_id),
-                draft: &p.draft,
-                agent,
-                created_at: now,
-            })
-            .collect();
-        for r in &rows {
-            if Some(r.id) < *min_given || min_given.is_none() {
-                *min_given = Some(r.id);
-            }
+    let new: Vec<NewInteraction<'_>> = fresh
+        .iter()
+        .map(|p| NewInteraction {
+            id: p.id.unwrap_or_else(rapport_domain::new_id),
+            draft: &p.draft,
+            agent,
+            created_at: now,
+        })
+        .collect();
+    for r in &new {
+        if min_given.is_none_or(|m| r.id < m) {
+            *min_given = Some(r.id);
         }
-        bulk::insert_interactions(conn, &rows)?;
-        report.created += rows.len() as u64;
     }
+    bulk::insert_interactions(conn, &new)?;
+    report.created += new.len() as u64;
     Ok(())
 }
 

@@ -516,13 +516,18 @@ pub(crate) fn recompute_totals(conn: &mut DbConn, ids: &[Uuid]) -> StoreResult<(
     recompute(conn, Customers::These(ids))
 }
 
+/// The condition of the partial index `interactions_purchases`.
+const PURCHASES_ONLY: &str = "kind = 'purchase'";
+
 pub(crate) fn recompute(conn: &mut DbConn, which: Customers<'_>) -> StoreResult<()> {
     macro_rules! run {
         ($targets:expr) => {{
             diesel::delete(totals::table.filter(totals::customer_id.eq_any($targets)))
                 .execute(conn)?;
             let aggregated = interactions::table
-                .filter(interactions::kind.eq(InteractionKind::Purchase.as_str()))
+                // Written out, not bound: only then may SQLite use the partial index
+                // `interactions_purchases` (plans do not depend on bound values here).
+                .filter(sql::<diesel::sql_types::Bool>(PURCHASES_ONLY))
                 .filter(interactions::customer_id.eq_any($targets))
                 .group_by((interactions::customer_id, interactions::currency))
                 .select((
@@ -607,4 +612,17 @@ pub fn count_for_customer(conn: &mut DbConn, customer_id: Uuid) -> StoreResult<i
         .filter(interactions::customer_id.eq(DbUuid(customer_id)))
         .count()
         .get_result(conn)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_purchase_condition_names_the_purchase_kind() {
+        assert_eq!(
+            PURCHASES_ONLY,
+            format!("kind = '{}'", InteractionKind::Purchase.as_str())
+        );
+    }
 }

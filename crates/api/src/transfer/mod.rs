@@ -545,8 +545,9 @@ fn interactions_batch(
             *min_given = Some(r.id);
         }
     }
-    bulk::insert_interactions(conn, &new)?;
-    report.created += new.len() as u64;
+    let inserted = bulk::insert_interactions(conn, &new)?;
+    report.created += inserted;
+    report.existing += new.len() as u64 - inserted;
     Ok(())
 }
 

@@ -60,6 +60,32 @@ pub(crate) struct Writer {
     tx: mpsc::Sender<Box<dyn Job>>,
 }
 
+/// Runs `f` in a `BEGIN IMMEDIATE` transaction: the write lock is taken at the start, waiting
+/// (busy timeout) for another process's writer. A plain `BEGIN` takes it at the first write; if
+/// another process committed after this transaction's first read, SQLite refuses the upgrade
+/// outright (`SQLITE_BUSY`, no waiting): two `rapport` processes writing one file failed requests.
+fn immediate(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> diesel::QueryResult<()>,
+) -> diesel::QueryResult<()> {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    use diesel::Connection;
+    let DbConn::Sqlite(sqlite) = conn else {
+        return conn.transaction(f);
+    };
+    AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+    let result = f(conn);
+    match (conn, result) {
+        (DbConn::Sqlite(sqlite), Ok(())) => AnsiTransactionManager::commit_transaction(sqlite),
+        (DbConn::Sqlite(sqlite), Err(e)) => {
+            // The batch's own error is what matters; a failed rollback leaves nothing open.
+            let _ = AnsiTransactionManager::rollback_transaction(sqlite);
+            Err(e)
+        }
+        (_, result) => result,
+    }
+}
+
 impl Writer {
     pub(crate) fn start(url: &DatabaseUrl) -> Result<Self, StoreError> {
         let mut conn = url
@@ -78,17 +104,16 @@ impl Writer {
                             Err(_) => break,
                         }
                     }
-                    let commit = conn
-                        .transaction::<_, diesel::result::Error, _>(|c| {
-                            for job in batch.iter_mut() {
-                                job.run(c);
-                            }
-                            Ok(())
-                        })
-                        .map_err(|e| {
-                            tracing::error!(error = %e, jobs = batch.len(), "batch commit failed");
-                            e.to_string()
-                        });
+                    let commit = immediate(&mut conn, |c| {
+                        for job in batch.iter_mut() {
+                            job.run(c);
+                        }
+                        Ok(())
+                    })
+                    .map_err(|e| {
+                        tracing::error!(error = %e, jobs = batch.len(), "batch commit failed");
+                        e.to_string()
+                    });
                     for job in batch {
                         job.finish(commit.clone());
                     }

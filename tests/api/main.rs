@@ -11,6 +11,7 @@ mod errors;
 mod errors_nul;
 mod idempotency;
 mod interactions;
+mod loyalty;
 mod merge;
 mod openapi;
 mod ops;

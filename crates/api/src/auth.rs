@@ -354,7 +354,9 @@ pub mod scope {
         CustomersRead,
         CustomersWrite,
         InteractionsRead,
-        InteractionsWrite
+        InteractionsWrite,
+        LoyaltyRead,
+        LoyaltyWrite
     );
 }
 

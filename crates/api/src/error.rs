@@ -312,6 +312,10 @@ fn conflict_detail(rule: &str) -> String {
                 .into()
         }
         "merge_self" => "a customer cannot be merged into itself".into(),
+        "insufficient_points" => "the customer has fewer spendable points than this takes".into(),
+        "loyalty_program_changed" => {
+            "the loyalty program was changed by someone else meanwhile: read it again".into()
+        }
         other => format!("this would break the uniqueness rule `{other}`"),
     }
 }

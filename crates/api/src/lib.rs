@@ -128,7 +128,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(routes::transfer::configure)
                 .configure(routes::duplicates::configure)
                 .configure(routes::customers::configure)
-                .configure(routes::interactions::configure),
+                .configure(routes::interactions::configure)
+                .configure(routes::loyalty::configure),
         )
         .default_service(web::to(not_found));
 }

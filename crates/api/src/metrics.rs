@@ -17,6 +17,8 @@ pub struct Metrics {
     pub customers_created: IntCounter,
     pub customers_archived: IntCounter,
     pub interactions_created: IntCounter,
+    /// Points moved, by ledger entry kind and direction (`issued` or `taken`).
+    pub loyalty_points: IntCounterVec,
     pub tokens_issued: IntCounter,
     pub auth_failures: IntCounter,
 }
@@ -55,6 +57,13 @@ impl Metrics {
         let customers_archived = IntCounter::new("customers_archived_total", "Customers archived")?;
         let interactions_created =
             IntCounter::new("interactions_created_total", "Interactions recorded")?;
+        let loyalty_points = IntCounterVec::new(
+            Opts::new(
+                "loyalty_points_total",
+                "Loyalty points moved, by ledger entry kind and direction (issued or taken)",
+            ),
+            &["kind", "direction"],
+        )?;
         let tokens_issued = IntCounter::new("auth_tokens_issued_total", "Access tokens issued")?;
         let auth_failures = IntCounter::new(
             "auth_failures_total",
@@ -70,6 +79,7 @@ impl Metrics {
             Box::new(customers_created.clone()),
             Box::new(customers_archived.clone()),
             Box::new(interactions_created.clone()),
+            Box::new(loyalty_points.clone()),
             Box::new(tokens_issued.clone()),
             Box::new(auth_failures.clone()),
         ] {
@@ -88,9 +98,18 @@ impl Metrics {
             customers_created,
             customers_archived,
             interactions_created,
+            loyalty_points,
             tokens_issued,
             auth_failures,
         })
+    }
+
+    /// Counts the points a ledger entry moved.
+    pub fn loyalty_entry(&self, e: &rapport_domain::loyalty::Entry) {
+        let direction = if e.points > 0 { "issued" } else { "taken" };
+        self.loyalty_points
+            .with_label_values(&[e.kind.as_str(), direction])
+            .inc_by(e.points.unsigned_abs());
     }
 
     /// Text exposition format.

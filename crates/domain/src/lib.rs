@@ -72,6 +72,7 @@ pub mod auth;
 pub mod customer;
 pub mod duplicates;
 pub mod interaction;
+pub mod loyalty;
 pub mod time;
 pub mod validation;
 

@@ -48,6 +48,9 @@ pub enum Command {
     /// Fill the database with generated data.
     #[command(subcommand)]
     Seed(SeedCommand),
+    /// Loyalty maintenance.
+    #[command(subcommand)]
+    Loyalty(LoyaltyCommand),
     /// Segmentation, CLV and attribution on CSV files (no database needed).
     #[command(subcommand)]
     Analytics(crate::analytics_cmd::AnalyticsCommand),
@@ -99,6 +102,17 @@ pub enum SeedCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum LoyaltyCommand {
+    /// Expire what is left of every lot of points past its expiry date: one `expire` ledger
+    /// entry per lot. Idempotent; the server also runs it on a schedule.
+    Expire {
+        /// Expire as of this time (RFC 3339) instead of now.
+        #[arg(long)]
+        as_of: Option<chrono::DateTime<chrono::Utc>>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum UsersCommand {
     /// Create a staff user. The password comes from RAPPORT_USER_PASSWORD or the first line of
     /// standard input, never from a flag (flags end up in shell history).
@@ -145,6 +159,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(cmd) => crate::transfer_cmd::export(&config, cmd),
         Command::Seed(cmd) => seed(&config, cmd),
         Command::Analytics(cmd) => crate::analytics_cmd::run(cmd),
+        Command::Loyalty(LoyaltyCommand::Expire { as_of }) => {
+            let db = open_database(&config)?;
+            let now = as_of.unwrap_or_else(rapport_domain::now);
+            let (customers, points) = rapport_store::loyalty::expire_all(&db, now)?;
+            println!("expired {points} points of {customers} customers");
+            Ok(())
+        }
     }
 }
 

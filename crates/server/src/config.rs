@@ -91,6 +91,16 @@ pub struct Config {
     )]
     pub key_cache_ttl: u64,
 
+    /// Seconds between the server's loyalty expiry runs (0: never; `rapport loyalty expire`
+    /// runs one by hand). Every server process may run them: they are idempotent.
+    #[arg(
+        long,
+        env = "RAPPORT_LOYALTY_EXPIRY_EVERY",
+        default_value_t = 3600,
+        global = true
+    )]
+    pub loyalty_expiry_every: u64,
+
     /// Serve /metrics without credentials (set false to require an admin credential).
     #[arg(long, env = "RAPPORT_METRICS_PUBLIC", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub metrics_public: bool,
@@ -118,6 +128,7 @@ impl Config {
             workers: 2,
             metrics_public: true,
             key_cache_ttl: 5,
+            loyalty_expiry_every: 3600,
         }
     }
 }

@@ -74,6 +74,7 @@ pub struct Application {
     pub port: u16,
     pub db: Db,
     server: actix_web::dev::Server,
+    loyalty_expiry_every: Duration,
 }
 
 impl Application {
@@ -92,7 +93,13 @@ impl Application {
         };
         let state = AppState::new(db.clone(), jwt, api_config)?;
         let server = rapport_api::server(listener, state)?;
-        Ok((Self { port, db, server }, admin_key))
+        let app = Self {
+            port,
+            db,
+            server,
+            loyalty_expiry_every: Duration::from_secs(config.loyalty_expiry_every),
+        };
+        Ok((app, admin_key))
     }
 
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
@@ -101,6 +108,32 @@ impl Application {
 
     /// Serves until SIGTERM/SIGINT (or the handle stops it), finishing in-flight requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let expiry = (!self.loyalty_expiry_every.is_zero())
+            .then(|| tokio::spawn(expire_points(self.db.clone(), self.loyalty_expiry_every)));
+        let result = self.server.await;
+        if let Some(task) = expiry {
+            task.abort();
+        }
+        result
+    }
+}
+
+/// The scheduled loyalty expiry run: now, then every `every`.
+async fn expire_points(db: Db, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    loop {
+        ticks.tick().await;
+        let db = db.clone();
+        let now = rapport_domain::now();
+        match tokio::task::spawn_blocking(move || rapport_store::loyalty::expire_all(&db, now))
+            .await
+        {
+            Ok(Ok((0, _))) => {}
+            Ok(Ok((customers, points))) => {
+                tracing::info!(customers, points, "loyalty points expired");
+            }
+            Ok(Err(e)) => tracing::warn!(error = %e, "loyalty expiry run failed"),
+            Err(e) => tracing::warn!(error = %e, "loyalty expiry run stopped"),
+        }
     }
 }

@@ -268,6 +268,7 @@ pub fn insert(
             .map_err(StoreError::unique("external_ref"))?;
         if draft.is_purchase() {
             recompute_totals(conn, &[draft.customer_id])?;
+            earn(conn, id, draft, now)?;
         }
         Ok::<_, StoreError>(())
     });
@@ -342,11 +343,39 @@ pub fn update(
         if before.draft.is_purchase() || draft.is_purchase() {
             recompute_totals(conn, &affected)?;
         }
+        // What it earned follows what it is now: a purchase changed in kind, customer, amount
+        // or currency gives its points back and earns anew.
+        if earning(&before.draft) != earning(draft) {
+            crate::loyalty::reverse_purchase(conn, id, now)?;
+            if draft.is_purchase() {
+                earn(conn, id, draft, now)?;
+            }
+        }
         get(conn, id)
     })
 }
 
-/// Deletes an interaction (if its version is still `expected_version`, when given).
+/// What decides the points a purchase earns.
+fn earning(d: &InteractionDraft) -> Option<(Uuid, Option<i64>, Option<&str>)> {
+    d.is_purchase()
+        .then_some((d.customer_id, d.amount_minor, d.currency.as_deref()))
+}
+
+/// A recorded purchase earns loyalty points (see [`crate::loyalty`]).
+fn earn(
+    conn: &mut DbConn,
+    id: Uuid,
+    draft: &InteractionDraft,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    if let (Some(amount), Some(currency)) = (draft.amount_minor, draft.currency.as_deref()) {
+        crate::loyalty::earn_for_purchase(conn, id, draft.customer_id, amount, currency, now)?;
+    }
+    Ok(())
+}
+
+/// Deletes an interaction (if its version is still `expected_version`, when given). A
+/// purchase's loyalty points are reversed.
 pub fn delete(conn: &mut DbConn, id: Uuid, expected_version: Option<i64>) -> StoreResult<()> {
     conn.transaction(|conn| {
         let before = get(conn, id)?;
@@ -357,6 +386,7 @@ pub fn delete(conn: &mut DbConn, id: Uuid, expected_version: Option<i64>) -> Sto
         diesel::delete(interactions::table.find(DbUuid(id))).execute(conn)?;
         if before.draft.is_purchase() {
             recompute_totals(conn, &[before.draft.customer_id])?;
+            crate::loyalty::reverse_purchase(conn, id, rapport_domain::now())?;
         }
         Ok(())
     })

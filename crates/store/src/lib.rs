@@ -15,6 +15,7 @@ pub mod customers;
 pub mod db;
 pub mod idempotency;
 pub mod interactions;
+pub mod loyalty;
 pub mod merge;
 pub mod page;
 pub mod schema;

@@ -15,7 +15,9 @@ use uuid::Uuid;
 
 use crate::db::DbConn;
 use crate::interactions::{lock_customers, recompute_totals};
-use crate::schema::{customer_aliases, customer_merges, customers, interactions};
+use crate::schema::{
+    customer_aliases, customer_merges, customers, interactions, loyalty_entries, loyalty_lots,
+};
 use crate::types::{DbJson, DbTime, DbUuid};
 use crate::{StoreError, StoreResult};
 
@@ -123,6 +125,18 @@ pub fn merge(
             customer_merges::table.filter(customer_merges::survivor_id.eq(DbUuid(duplicate_id))),
         )
         .set(customer_merges::survivor_id.eq(DbUuid(survivor_id)))
+        .execute(conn)?;
+        // The duplicate's points: its ledger entries and lots change owner, nothing else about
+        // them (the one change an append-only ledger allows), so the survivor's balance is the sum.
+        diesel::update(
+            loyalty_entries::table.filter(loyalty_entries::customer_id.eq(DbUuid(duplicate_id))),
+        )
+        .set(loyalty_entries::customer_id.eq(DbUuid(survivor_id)))
+        .execute(conn)?;
+        diesel::update(
+            loyalty_lots::table.filter(loyalty_lots::customer_id.eq(DbUuid(duplicate_id))),
+        )
+        .set(loyalty_lots::customer_id.eq(DbUuid(survivor_id)))
         .execute(conn)?;
 
         // The duplicate's identifiers lead to the survivor from now on.

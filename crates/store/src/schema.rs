@@ -212,11 +212,68 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::{TimestampType, JsonType};
+
+    loyalty_programs (version) {
+        version -> BigInt,
+        definition -> JsonType,
+        changed_by -> Nullable<Text>,
+        created_at -> TimestampType,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::{UuidType, TimestampType};
+
+    loyalty_entries (id) {
+        id -> UuidType,
+        customer_id -> UuidType,
+        kind -> Text,
+        points -> BigInt,
+        reason -> Nullable<Text>,
+        source_type -> Text,
+        source_id -> Nullable<UuidType>,
+        reverses_id -> Nullable<UuidType>,
+        program_version -> Nullable<BigInt>,
+        created_at -> TimestampType,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::{UuidType, TimestampType};
+
+    loyalty_lots (entry_id) {
+        entry_id -> UuidType,
+        customer_id -> UuidType,
+        points -> BigInt,
+        remaining -> BigInt,
+        awarded_at -> TimestampType,
+        expires_at -> Nullable<TimestampType>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::UuidType;
+
+    loyalty_consumptions (entry_id, lot_id) {
+        entry_id -> UuidType,
+        lot_id -> UuidType,
+        points -> BigInt,
+    }
+}
+
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(interactions -> customers (customer_id));
 diesel::joinable!(customer_purchase_totals -> customers (customer_id));
 diesel::joinable!(customer_aliases -> customers (customer_id));
 diesel::joinable!(customer_tags -> customers (customer_id));
+diesel::joinable!(loyalty_entries -> customers (customer_id));
+diesel::joinable!(loyalty_lots -> customers (customer_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     api_keys,
@@ -228,5 +285,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     interactions,
     customer_purchase_totals,
     customer_aliases,
-    customer_merges
+    customer_merges,
+    loyalty_programs,
+    loyalty_entries,
+    loyalty_lots,
+    loyalty_consumptions
 );

@@ -7,6 +7,7 @@ pub mod docs;
 pub mod duplicates;
 pub mod health;
 pub mod interactions;
+pub mod loyalty;
 pub mod transfer;
 pub mod users;
 

@@ -1,0 +1,230 @@
+//! Loyalty: `/api/v1/loyalty/program` (versioned), and per customer the account
+//! (`/customers/{id}/loyalty`) and the ledger (`/customers/{id}/loyalty/transactions`).
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use rapport_domain::loyalty::{
+    Account, AdjustmentDraft, Entry, EntrySource, Program, ProgramDraft, SourceType,
+};
+use rapport_store::{customers, loyalty, StoreError};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+use crate::auth::{scope, Auth, Principal, Subject};
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::{etag, if_match, JsonBody};
+use crate::routes::{page_limit, Page};
+use crate::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/loyalty/program")
+            .get(get_program)
+            .put(put_program),
+    )
+    .service(web::resource("/customers/{id}/loyalty").get(get_account))
+    .service(
+        web::resource("/customers/{id}/loyalty/transactions")
+            .get(list_transactions)
+            .post(adjust),
+    );
+}
+
+fn customer_not_found(e: ApiError) -> ApiError {
+    crate::error::not_found_as("customer")(e)
+}
+
+/// Who moved points: the caller.
+fn source_of(p: &Principal) -> EntrySource {
+    match p.subject {
+        Subject::User(id) => EntrySource {
+            kind: SourceType::User,
+            id: Some(id),
+        },
+        Subject::ApiKey(id) => EntrySource {
+            kind: SourceType::ApiKey,
+            id: Some(id),
+        },
+    }
+}
+
+fn with_etag(mut res: actix_web::HttpResponseBuilder, p: &Program) -> HttpResponse {
+    res.insert_header((header::ETAG, etag(p.version))).json(p)
+}
+
+/// The loyalty program in force (its latest version).
+#[utoipa::path(
+    get, path = "/api/v1/loyalty/program", tag = "loyalty",
+    responses(
+        (status = 200, description = "The program", body = Program, headers(("ETag" = String))),
+        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Lacks `loyalty:read`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No program yet", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_program(
+    _auth: Auth<scope::LoyaltyRead>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let program = state
+        .run(loyalty::program)
+        .await?
+        .ok_or_else(|| ApiError::not_found("loyalty program"))?;
+    Ok(with_etag(HttpResponse::Ok(), &program))
+}
+
+/// Replace the loyalty program: a new version, kept with the earlier ones; ledger entries name
+/// the version they were written under. `If-Match` with the current ETag (`"v0"` when there is
+/// none yet) refuses to overwrite someone else's change.
+#[utoipa::path(
+    put, path = "/api/v1/loyalty/program", tag = "loyalty",
+    params(("If-Match" = Option<String>, Header, description = "The ETag of the version being replaced")),
+    request_body = ProgramDraft,
+    responses(
+        (status = 200, description = "The new version", body = Program, headers(("ETag" = String))),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Lacks `admin`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Changed by someone else at the same moment", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match names an older version", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid program", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn put_program(
+    auth: Auth<scope::Admin>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    JsonBody(draft): JsonBody<ProgramDraft>,
+) -> ApiResult<HttpResponse> {
+    let expected = if_match(&req)?;
+    let draft = draft.parse()?;
+    let changed_by = Some(auth.principal.subject.label());
+    let now = rapport_domain::now();
+    let program = state
+        .run_write(move |conn| loyalty::put_program(conn, &draft, expected, changed_by, now))
+        .await?;
+    Ok(with_etag(HttpResponse::Ok(), &program))
+}
+
+/// A customer's loyalty account: balance, tier and progress to the next, lifetime points and
+/// points expiring soon, all derived from the ledger. A merged duplicate's id gives the
+/// survivor's.
+#[utoipa::path(
+    get, path = "/api/v1/customers/{id}/loyalty", tag = "loyalty",
+    params(("id" = Uuid, Path, description = "Customer id")),
+    responses(
+        (status = 200, description = "The account", body = Account),
+        (status = 400, description = "Bad id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Lacks `loyalty:read`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_account(
+    _auth: Auth<scope::LoyaltyRead>,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let now = rapport_domain::now();
+    let account = state
+        .run(move |conn| {
+            let id = customers::resolve_id(conn, id)?.ok_or(StoreError::NotFound)?;
+            loyalty::account(conn, id, now)
+        })
+        .await
+        .map_err(customer_not_found)?;
+    Ok(HttpResponse::Ok().json(account))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TransactionsQuery {
+    /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    /// Opaque cursor from the previous page's `next_cursor`.
+    pub cursor: Option<String>,
+}
+
+/// A customer's points ledger, newest first. Entries are never changed or deleted; an entry
+/// that took points lists the lots it took them from.
+#[utoipa::path(
+    get, path = "/api/v1/customers/{id}/loyalty/transactions", tag = "loyalty",
+    params(("id" = Uuid, Path, description = "Customer id"), TransactionsQuery),
+    responses(
+        (status = 200, description = "A page of entries", body = Page<Entry>),
+        (status = 400, description = "Bad id, query or cursor", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Lacks `loyalty:read`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_transactions(
+    _auth: Auth<scope::LoyaltyRead>,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    query: web::Query<TransactionsQuery>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let q = query.into_inner();
+    let limit = page_limit(q.limit)?;
+    let cursor = q.cursor.filter(|c| !c.is_empty());
+    let page = state
+        .run(move |conn| {
+            let id = customers::resolve_id(conn, id)?.ok_or(StoreError::NotFound)?;
+            loyalty::entries_page(conn, id, cursor.as_deref(), limit)
+        })
+        .await
+        .map_err(customer_not_found)?;
+    Ok(HttpResponse::Ok().json(Page {
+        data: page.items,
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// Adjust a customer's points: a positive `points` awards a lot (expiring as the program says),
+/// a negative one takes points from the lots that expire first. Taking more than the customer
+/// can spend is refused with 409 and writes nothing.
+#[utoipa::path(
+    post, path = "/api/v1/customers/{id}/loyalty/transactions", tag = "loyalty",
+    params(("id" = Uuid, Path, description = "Customer id"),
+        ("Idempotency-Key" = Option<String>, Header,
+        description = "Makes a retry safe: the same key with the same request replays the first response (24 h)")),
+    request_body = AdjustmentDraft,
+    responses(
+        (status = 201, description = "The `adjust` entry", body = Entry),
+        (status = 400, description = "Bad id or malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Lacks `loyalty:write`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not enough points, the customer is archived, or the Idempotency-Key is in use", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn adjust(
+    auth: Auth<scope::LoyaltyWrite>,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    JsonBody(draft): JsonBody<AdjustmentDraft>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let draft = draft.parse()?;
+    let source = source_of(&auth.principal);
+    let now = rapport_domain::now();
+    let entry = state
+        .run_write(move |conn| {
+            let id = customers::resolve_id(conn, id)?.ok_or(StoreError::NotFound)?;
+            loyalty::adjust(conn, id, &draft, source, now)
+        })
+        .await
+        .map_err(customer_not_found)?;
+    state.metrics.loyalty_entry(&entry);
+    Ok(HttpResponse::Created().json(entry))
+}

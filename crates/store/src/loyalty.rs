@@ -1,0 +1,663 @@
+//! Loyalty: program versions, the append-only ledger, lots and their consumption.
+//!
+//! Every function that moves points runs inside the caller's write transaction and starts by
+//! locking the customer's row on PostgreSQL (`SELECT … FOR UPDATE`), so two writers for one
+//! customer, in one process or several, take turns; on SQLite writes are serialised already.
+//! Entries are only ever inserted. A lot's `remaining` is what its consumptions left of it,
+//! kept with each consumption in the same transaction.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use rapport_domain::loyalty::{
+    self, Account, AdjustmentDraft, Entry, EntryKind, EntrySource, LotUse, OpenLot, Program,
+    ProgramDraft, SourceType,
+};
+use uuid::Uuid;
+
+use crate::db::DbConn;
+use crate::interactions::lock_customers;
+use crate::page::{Cursor, Page};
+use crate::schema::{
+    customers, loyalty_consumptions as uses, loyalty_entries as entries, loyalty_lots as lots,
+    loyalty_programs as programs,
+};
+use crate::types::{DbJson, DbTime, DbUuid};
+use crate::{StoreError, StoreResult};
+
+// ---------------------------------------------------------------- program
+
+/// The program in force: the latest version. `None` before the first is written.
+pub fn program(conn: &mut DbConn) -> StoreResult<Option<Program>> {
+    let row: Option<(i64, DbJson, DbTime)> = programs::table
+        .order(programs::version.desc())
+        .select((
+            programs::version,
+            programs::definition,
+            programs::created_at,
+        ))
+        .first(conn)
+        .optional()?;
+    row.map(|(version, definition, created_at)| {
+        Ok(Program {
+            version,
+            definition: definition
+                .parse()
+                .map_err(|e| StoreError::Corrupt(format!("loyalty program {version}: {e}")))?,
+            created_at: created_at.0,
+        })
+    })
+    .transpose()
+}
+
+/// Writes the next version of the program. With `expected_version`, only if that is still the
+/// latest (`VersionMismatch` otherwise; 0 means "no program yet").
+pub fn put_program(
+    conn: &mut DbConn,
+    draft: &ProgramDraft,
+    expected_version: Option<i64>,
+    changed_by: Option<String>,
+    now: DateTime<Utc>,
+) -> StoreResult<Program> {
+    let latest: Option<i64> = programs::table
+        .select(diesel::dsl::max(programs::version))
+        .first(conn)?;
+    let latest = latest.unwrap_or(0);
+    if expected_version.is_some_and(|v| v != latest) {
+        return Err(StoreError::VersionMismatch);
+    }
+    let version = latest + 1;
+    diesel::insert_into(programs::table)
+        .values((
+            programs::version.eq(version),
+            programs::definition.eq(DbJson::of(draft)),
+            programs::changed_by.eq(changed_by),
+            programs::created_at.eq(DbTime(now)),
+        ))
+        .execute(conn)
+        // Two writers read the same latest version: the second one's insert collides.
+        .map_err(StoreError::unique("loyalty_program_changed"))?;
+    Ok(Program {
+        version,
+        definition: draft.clone(),
+        created_at: now,
+    })
+}
+
+// ---------------------------------------------------------------- moving points
+
+/// The customer must exist and not be archived; `NotFound` or `Conflict("customer_archived")`.
+fn lock_live_customer(conn: &mut DbConn, customer_id: Uuid) -> StoreResult<()> {
+    lock_customers(conn, &[customer_id])?;
+    let archived: Option<Option<DbTime>> = customers::table
+        .find(DbUuid(customer_id))
+        .select(customers::archived_at)
+        .first(conn)
+        .optional()?;
+    match archived {
+        None => Err(StoreError::NotFound),
+        Some(Some(_)) => Err(StoreError::Conflict("customer_archived")),
+        Some(None) => Ok(()),
+    }
+}
+
+/// A new entry's columns.
+struct NewEntry<'a> {
+    id: Uuid,
+    customer_id: Uuid,
+    kind: EntryKind,
+    points: i64,
+    reason: Option<&'a str>,
+    source: EntrySource,
+    reverses_id: Option<Uuid>,
+    program_version: Option<i64>,
+    at: DateTime<Utc>,
+}
+
+fn insert_entry(conn: &mut DbConn, e: &NewEntry<'_>) -> StoreResult<()> {
+    diesel::insert_into(entries::table)
+        .values((
+            entries::id.eq(DbUuid(e.id)),
+            entries::customer_id.eq(DbUuid(e.customer_id)),
+            entries::kind.eq(e.kind.as_str()),
+            entries::points.eq(e.points),
+            entries::reason.eq(e.reason),
+            entries::source_type.eq(e.source.kind.as_str()),
+            entries::source_id.eq(e.source.id.map(DbUuid)),
+            entries::reverses_id.eq(e.reverses_id.map(DbUuid)),
+            entries::program_version.eq(e.program_version),
+            entries::created_at.eq(DbTime(e.at)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Awards points: an entry and its lot, expiring as the program says.
+fn award(conn: &mut DbConn, e: &NewEntry<'_>, program: Option<&Program>) -> StoreResult<Entry> {
+    insert_entry(conn, e)?;
+    let expires_at = program.and_then(|p| p.definition.expiry_of(e.at));
+    diesel::insert_into(lots::table)
+        .values((
+            lots::entry_id.eq(DbUuid(e.id)),
+            lots::customer_id.eq(DbUuid(e.customer_id)),
+            lots::points.eq(e.points),
+            lots::remaining.eq(e.points),
+            lots::awarded_at.eq(DbTime(e.at)),
+            lots::expires_at.eq(expires_at.map(DbTime)),
+        ))
+        .execute(conn)?;
+    Ok(entry_of(e, expires_at, Vec::new()))
+}
+
+/// Lots of a customer with points left that have not expired at `now`.
+fn spendable_lots(
+    conn: &mut DbConn,
+    customer_id: Uuid,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<OpenLot>> {
+    Ok(open_lots(conn, customer_id)?
+        .into_iter()
+        .filter(|l| l.expires_at.is_none_or(|e| e > now))
+        .collect())
+}
+
+fn open_lots(conn: &mut DbConn, customer_id: Uuid) -> StoreResult<Vec<OpenLot>> {
+    let rows: Vec<(DbUuid, i64, DbTime, Option<DbTime>)> = lots::table
+        .filter(lots::customer_id.eq(DbUuid(customer_id)))
+        .filter(lots::remaining.gt(0))
+        .select((
+            lots::entry_id,
+            lots::remaining,
+            lots::awarded_at,
+            lots::expires_at,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, remaining, awarded_at, expires_at)| OpenLot {
+            id: id.0,
+            remaining,
+            awarded_at: awarded_at.0,
+            expires_at: expires_at.map(|e| e.0),
+        })
+        .collect())
+}
+
+/// Takes `-e.points` from the lots `uses` name: the entry, its consumptions, the lots' remainders.
+fn take(conn: &mut DbConn, e: &NewEntry<'_>, taken: Vec<LotUse>) -> StoreResult<Entry> {
+    insert_entry(conn, e)?;
+    for u in &taken {
+        diesel::insert_into(uses::table)
+            .values((
+                uses::entry_id.eq(DbUuid(e.id)),
+                uses::lot_id.eq(DbUuid(u.lot_id)),
+                uses::points.eq(u.points),
+            ))
+            .execute(conn)?;
+        let changed = diesel::update(
+            lots::table
+                .filter(lots::entry_id.eq(DbUuid(u.lot_id)))
+                .filter(lots::remaining.ge(u.points)),
+        )
+        .set(lots::remaining.eq(lots::remaining - u.points))
+        .execute(conn)?;
+        if changed != 1 {
+            // The customer's row lock makes this unreachable; never take what is not there.
+            return Err(StoreError::Conflict("insufficient_points"));
+        }
+    }
+    Ok(entry_of(e, None, taken))
+}
+
+fn entry_of(e: &NewEntry<'_>, expires_at: Option<DateTime<Utc>>, lots: Vec<LotUse>) -> Entry {
+    Entry {
+        id: e.id,
+        customer_id: e.customer_id,
+        kind: e.kind,
+        points: e.points,
+        reason: e.reason.map(str::to_owned),
+        source: e.source,
+        reverses_id: e.reverses_id,
+        program_version: e.program_version,
+        expires_at,
+        lots,
+        created_at: e.at,
+    }
+}
+
+/// Writes `expire` entries for what is left of this customer's lots that expired by `now`; how
+/// many points expired. Runs inside a transaction that has locked the customer.
+fn expire_customer(
+    conn: &mut DbConn,
+    customer_id: Uuid,
+    program_version: Option<i64>,
+    now: DateTime<Utc>,
+) -> StoreResult<i64> {
+    let mut total = 0;
+    let mut due: Vec<OpenLot> = open_lots(conn, customer_id)?
+        .into_iter()
+        .filter(|l| l.expires_at.is_some_and(|e| e <= now))
+        .collect();
+    due.sort_by_key(|l| (l.expires_at, l.awarded_at, l.id));
+    for lot in due {
+        let e = NewEntry {
+            id: rapport_domain::new_id(),
+            customer_id,
+            kind: EntryKind::Expire,
+            points: -lot.remaining,
+            reason: Some("points expired"),
+            source: EntrySource {
+                kind: SourceType::System,
+                id: None,
+            },
+            reverses_id: None,
+            program_version,
+            at: now,
+        };
+        take(
+            conn,
+            &e,
+            vec![LotUse {
+                lot_id: lot.id,
+                points: lot.remaining,
+            }],
+        )?;
+        total += lot.remaining;
+    }
+    Ok(total)
+}
+
+/// A staff or integration adjustment: positive awards a lot, negative takes from the lots
+/// (earliest expiry first). Taking more than is spendable is `Conflict("insufficient_points")`
+/// and writes nothing.
+pub fn adjust(
+    conn: &mut DbConn,
+    customer_id: Uuid,
+    draft: &AdjustmentDraft,
+    source: EntrySource,
+    now: DateTime<Utc>,
+) -> StoreResult<Entry> {
+    lock_live_customer(conn, customer_id)?;
+    let program = program(conn)?;
+    let e = NewEntry {
+        id: rapport_domain::new_id(),
+        customer_id,
+        kind: EntryKind::Adjust,
+        points: draft.points,
+        reason: Some(&draft.reason),
+        source,
+        reverses_id: None,
+        program_version: program.as_ref().map(|p| p.version),
+        at: now,
+    };
+    if draft.points > 0 {
+        return award(conn, &e, program.as_ref());
+    }
+    let lots = spendable_lots(conn, customer_id, now)?;
+    let taken = loyalty::consume(lots, -draft.points)
+        .map_err(|_| StoreError::Conflict("insufficient_points"))?;
+    take(conn, &e, taken)
+}
+
+/// Expires what is left of this customer's lots due by `now`: one `expire` entry per lot; how
+/// many points. Idempotent: an expired lot has nothing left to expire.
+pub fn expire(conn: &mut DbConn, customer_id: Uuid, now: DateTime<Utc>) -> StoreResult<i64> {
+    lock_customers(conn, &[customer_id])?;
+    let version = program(conn)?.map(|p| p.version);
+    expire_customer(conn, customer_id, version, now)
+}
+
+/// Customers with a lot due by `now` that still has points, in id order after `after`.
+fn due_customers(
+    conn: &mut DbConn,
+    now: DateTime<Utc>,
+    after: Option<Uuid>,
+    limit: i64,
+) -> StoreResult<Vec<Uuid>> {
+    let mut q = lots::table
+        .filter(lots::remaining.gt(0))
+        .filter(lots::expires_at.le(DbTime(now)))
+        .select(lots::customer_id)
+        .distinct()
+        .order(lots::customer_id)
+        .limit(limit)
+        .into_boxed();
+    if let Some(a) = after {
+        q = q.filter(lots::customer_id.gt(DbUuid(a)));
+    }
+    Ok(q.load::<DbUuid>(conn)?.into_iter().map(|c| c.0).collect())
+}
+
+/// The expiry run: every customer with points due by `now`, each in a write of its own (so a
+/// run never holds many customers locked); how many customers and points. Running it again
+/// expires nothing twice.
+pub fn expire_all(db: &crate::Db, now: DateTime<Utc>) -> StoreResult<(u64, i64)> {
+    let (mut customers_done, mut points) = (0, 0);
+    let mut after = None;
+    loop {
+        let page = due_customers(&mut *db.conn()?, now, after, 500)?;
+        let Some(last) = page.last().copied() else {
+            return Ok((customers_done, points));
+        };
+        for customer in page {
+            let expired = db.write(move |conn| expire(conn, customer, now))?;
+            if expired > 0 {
+                customers_done += 1;
+                points += expired;
+            }
+        }
+        after = Some(last);
+    }
+}
+
+// ---------------------------------------------------------------- purchases
+
+/// Points awarded to the customer that still count (not reversed): all of them, or those
+/// awarded after `since`.
+fn awarded_points(
+    conn: &mut DbConn,
+    customer_id: Uuid,
+    since: Option<DateTime<Utc>>,
+) -> StoreResult<i64> {
+    let reversed = diesel::alias!(entries as reversal);
+    let mut q = lots::table
+        .filter(lots::customer_id.eq(DbUuid(customer_id)))
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            reversed
+                .filter(
+                    reversed
+                        .field(entries::reverses_id)
+                        .eq(lots::entry_id.nullable()),
+                )
+                .select(reversed.field(entries::id)),
+        )))
+        .select(diesel::dsl::sql::<
+            diesel::sql_types::Nullable<diesel::sql_types::BigInt>,
+        >("CAST(SUM(loyalty_lots.points) AS BIGINT)"))
+        .into_boxed();
+    if let Some(since) = since {
+        q = q.filter(lots::awarded_at.gt(DbTime(since)));
+    }
+    Ok(q.first::<Option<i64>>(conn)?.unwrap_or(0))
+}
+
+/// Lifetime and qualifying points (the tier's) of a customer under `program`.
+fn lifetime_and_qualifying(
+    conn: &mut DbConn,
+    customer_id: Uuid,
+    program: Option<&Program>,
+    now: DateTime<Utc>,
+) -> StoreResult<(i64, i64)> {
+    let lifetime = awarded_points(conn, customer_id, None)?;
+    let qualifying = match program.and_then(|p| p.definition.tier_window_days) {
+        Some(days) => awarded_points(conn, customer_id, Some(now - Duration::days(days)))?,
+        None => lifetime,
+    };
+    Ok((lifetime, qualifying))
+}
+
+/// A purchase interaction was recorded: it earns points under the program in force, at the
+/// customer's tier multiplier. Nothing without a program or an earn rule for its currency.
+/// The caller's transaction has locked the customer.
+pub(crate) fn earn_for_purchase(
+    conn: &mut DbConn,
+    interaction_id: Uuid,
+    customer_id: Uuid,
+    amount_minor: i64,
+    currency: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<Entry>> {
+    let Some(program) = program(conn)? else {
+        return Ok(None);
+    };
+    let (_, qualifying) = lifetime_and_qualifying(conn, customer_id, Some(&program), now)?;
+    let multiplier = program.definition.multiplier_for(qualifying);
+    let points = program
+        .definition
+        .points_for(amount_minor, currency, multiplier);
+    if points <= 0 {
+        return Ok(None);
+    }
+    let e = NewEntry {
+        id: rapport_domain::new_id(),
+        customer_id,
+        kind: EntryKind::Earn,
+        points,
+        reason: Some("purchase"),
+        source: EntrySource {
+            kind: SourceType::Interaction,
+            id: Some(interaction_id),
+        },
+        reverses_id: None,
+        program_version: Some(program.version),
+        at: now,
+    };
+    award(conn, &e, Some(&program)).map(Some)
+}
+
+/// A purchase interaction was deleted, or changed so that it earns differently: what it earned
+/// is reversed. The reversal takes the award's own lot first, then the lots that expire first,
+/// never more than the customer has (points already spent stay spent); the award stops counting
+/// for lifetime points and tiers either way. Idempotent: a reversed award is not reversed again.
+pub(crate) fn reverse_purchase(
+    conn: &mut DbConn,
+    interaction_id: Uuid,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<Entry>> {
+    let reversal = diesel::alias!(entries as reversal);
+    let awards: Vec<(DbUuid, DbUuid, i64)> = entries::table
+        .filter(entries::source_type.eq(SourceType::Interaction.as_str()))
+        .filter(entries::source_id.eq(DbUuid(interaction_id)))
+        .filter(entries::kind.eq(EntryKind::Earn.as_str()))
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            reversal
+                .filter(
+                    reversal
+                        .field(entries::reverses_id)
+                        .eq(entries::id.nullable()),
+                )
+                .select(reversal.field(entries::id)),
+        )))
+        .select((entries::id, entries::customer_id, entries::points))
+        .load(conn)?;
+    let mut out = Vec::new();
+    for (award_id, customer, points) in awards {
+        let customer = customer.0;
+        let version = program(conn)?.map(|p| p.version);
+        let mut open = spendable_lots(conn, customer, now)?;
+        // The award's own lot goes first.
+        let own: i64 = open
+            .iter()
+            .filter(|l| l.id == award_id.0)
+            .map(|l| l.remaining)
+            .sum();
+        open.retain(|l| l.id != award_id.0);
+        let mut taken = Vec::new();
+        if own > 0 {
+            taken.push(LotUse {
+                lot_id: award_id.0,
+                points: own.min(points),
+            });
+        }
+        let rest = points - own.min(points);
+        let available: i64 = open.iter().map(|l| l.remaining).sum();
+        if rest > 0 && available > 0 {
+            taken.extend(
+                loyalty::consume(open, rest.min(available))
+                    .map_err(|_| StoreError::Conflict("insufficient_points"))?,
+            );
+        }
+        let total: i64 = taken.iter().map(|u| u.points).sum();
+        let e = NewEntry {
+            id: rapport_domain::new_id(),
+            customer_id: customer,
+            kind: EntryKind::Reverse,
+            points: -total,
+            reason: Some("purchase withdrawn"),
+            source: EntrySource {
+                kind: SourceType::Interaction,
+                id: Some(interaction_id),
+            },
+            reverses_id: Some(award_id.0),
+            program_version: version,
+            at: now,
+        };
+        out.push(take(conn, &e, taken)?);
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------- reading
+
+/// The customer's account, derived from the ledger. Points past their expiry date are not in
+/// the balance, even before the expiry run writes their `expire` entries.
+pub fn account(conn: &mut DbConn, customer_id: Uuid, now: DateTime<Utc>) -> StoreResult<Account> {
+    let exists = customers::table
+        .find(DbUuid(customer_id))
+        .select(customers::id)
+        .first::<DbUuid>(conn)
+        .optional()?;
+    if exists.is_none() {
+        return Err(StoreError::NotFound);
+    }
+    let program = program(conn)?;
+    // SUM of a bigint is numeric on PostgreSQL: cast back.
+    let ledger: Option<i64> = entries::table
+        .filter(entries::customer_id.eq(DbUuid(customer_id)))
+        .select(diesel::dsl::sql::<
+            diesel::sql_types::Nullable<diesel::sql_types::BigInt>,
+        >("CAST(SUM(points) AS BIGINT)"))
+        .first(conn)?;
+    let open = open_lots(conn, customer_id)?;
+    let due: i64 = open
+        .iter()
+        .filter(|l| l.expires_at.is_some_and(|e| e <= now))
+        .map(|l| l.remaining)
+        .sum();
+    let (lifetime, qualifying) = lifetime_and_qualifying(conn, customer_id, program.as_ref(), now)?;
+    let spendable: Vec<OpenLot> = open
+        .into_iter()
+        .filter(|l| l.expires_at.is_none_or(|e| e > now))
+        .collect();
+    Ok(Account::new(
+        customer_id,
+        ledger.unwrap_or(0) - due,
+        lifetime,
+        qualifying,
+        &spendable,
+        program.as_ref(),
+        now,
+    ))
+}
+
+/// A page of the customer's ledger, newest first.
+pub fn entries_page(
+    conn: &mut DbConn,
+    customer_id: Uuid,
+    cursor: Option<&str>,
+    limit: i64,
+) -> StoreResult<Page<Entry>> {
+    const SORT: &str = "-created_at";
+    let after = cursor
+        .map(|c| Cursor::decode(c, SORT))
+        .transpose()?
+        .map(|c| {
+            DateTime::parse_from_rfc3339(&c.k)
+                .map(|k| (DbTime(k.with_timezone(&Utc)), DbUuid(c.id)))
+                .map_err(|_| StoreError::InvalidCursor)
+        })
+        .transpose()?;
+    let mut q = entries::table
+        .filter(entries::customer_id.eq(DbUuid(customer_id)))
+        .into_boxed();
+    if let Some((k, id)) = after {
+        q = q
+            .filter(entries::created_at.le(k))
+            .filter(entries::created_at.lt(k).or(entries::id.lt(id)));
+    }
+    type EntryRow = (
+        DbUuid,
+        DbUuid,
+        String,
+        i64,
+        Option<String>,
+        String,
+        Option<DbUuid>,
+        Option<DbUuid>,
+        Option<i64>,
+        DbTime,
+    );
+    let mut rows: Vec<EntryRow> = q
+        .order((entries::created_at.desc(), entries::id.desc()))
+        .select((
+            entries::id,
+            entries::customer_id,
+            entries::kind,
+            entries::points,
+            entries::reason,
+            entries::source_type,
+            entries::source_id,
+            entries::reverses_id,
+            entries::program_version,
+            entries::created_at,
+        ))
+        .limit(limit + 1)
+        .load(conn)?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let ids: Vec<DbUuid> = rows.iter().map(|r| r.0).collect();
+    let expiries: HashMap<Uuid, Option<DbTime>> = lots::table
+        .filter(lots::entry_id.eq_any(&ids))
+        .select((lots::entry_id, lots::expires_at))
+        .load::<(DbUuid, Option<DbTime>)>(conn)?
+        .into_iter()
+        .map(|(id, e)| (id.0, e))
+        .collect();
+    let mut used: HashMap<Uuid, Vec<LotUse>> = HashMap::new();
+    for (entry, lot, points) in uses::table
+        .filter(uses::entry_id.eq_any(&ids))
+        .order((uses::entry_id, uses::lot_id))
+        .select((uses::entry_id, uses::lot_id, uses::points))
+        .load::<(DbUuid, DbUuid, i64)>(conn)?
+    {
+        used.entry(entry.0).or_default().push(LotUse {
+            lot_id: lot.0,
+            points,
+        });
+    }
+    let corrupt = |what: &str, v: &str| StoreError::Corrupt(format!("loyalty entry {what}: {v}"));
+    let mut items = Vec::with_capacity(rows.len());
+    for (id, customer, kind, points, reason, source_type, source_id, reverses, version, at) in rows
+    {
+        items.push(Entry {
+            id: id.0,
+            customer_id: customer.0,
+            kind: EntryKind::parse(&kind).ok_or_else(|| corrupt("kind", &kind))?,
+            points,
+            reason,
+            source: EntrySource {
+                kind: SourceType::parse(&source_type)
+                    .ok_or_else(|| corrupt("source_type", &source_type))?,
+                id: source_id.map(|s| s.0),
+            },
+            reverses_id: reverses.map(|r| r.0),
+            program_version: version,
+            expires_at: expiries.get(&id.0).copied().flatten().map(|e| e.0),
+            lots: used.remove(&id.0).unwrap_or_default(),
+            created_at: at.0,
+        });
+    }
+    let next_cursor = match items.last() {
+        Some(last) if more => Some(
+            Cursor {
+                s: SORT.to_owned(),
+                k: last.created_at.to_rfc3339(),
+                id: last.id,
+            }
+            .encode(),
+        ),
+        _ => None,
+    };
+    Ok(Page { items, next_cursor })
+}

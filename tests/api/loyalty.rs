@@ -1,0 +1,351 @@
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_problem, both_backends, TestApp};
+
+async fn customer(app: &TestApp, name: &str) -> String {
+    app.create_customer(json!({"given_name": name})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The seeds' supermarket: one point per dollar, tiers by lifetime points.
+fn supermarket(expiry_days: i64) -> Value {
+    json!({
+        "earn_rules": [{"currency": "USD", "points_per_unit": 1}],
+        "rounding": "down",
+        "tiers": [
+            {"name": "bronze", "min_points": 0, "earn_multiplier_percent": 100},
+            {"name": "silver", "min_points": 1000, "earn_multiplier_percent": 125},
+            {"name": "gold", "min_points": 5000, "earn_multiplier_percent": 150}
+        ],
+        "expiry_days": expiry_days
+    })
+}
+
+async fn put_program(app: &TestApp, body: &Value) -> Value {
+    let res = app
+        .admin(Method::PUT, "/api/v1/loyalty/program")
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    res.json().await.unwrap()
+}
+
+async fn adjust(app: &TestApp, customer: &str, points: i64) -> reqwest::Response {
+    app.admin(
+        Method::POST,
+        &format!("/api/v1/customers/{customer}/loyalty/transactions"),
+    )
+    .json(&json!({"points": points, "reason": "test"}))
+    .send()
+    .await
+    .unwrap()
+}
+
+async fn adjusted(app: &TestApp, customer: &str, points: i64) -> Value {
+    let res = adjust(app, customer, points).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    res.json().await.unwrap()
+}
+
+async fn account(app: &TestApp, customer: &str) -> Value {
+    let res = app
+        .admin(
+            Method::GET,
+            &format!("/api/v1/customers/{customer}/loyalty"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    res.json().await.unwrap()
+}
+
+/// The whole ledger, newest first, following cursors two entries at a time.
+async fn ledger(app: &TestApp, customer: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut url = format!("/api/v1/customers/{customer}/loyalty/transactions?limit=2");
+        if let Some(c) = &cursor {
+            url.push_str(&format!("&cursor={c}"));
+        }
+        let res = app.admin(Method::GET, &url).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let page: Value = res.json().await.unwrap();
+        out.extend(page["data"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return out,
+        }
+    }
+}
+
+async fn buy(app: &TestApp, customer: &str, amount_minor: i64, currency: &str) -> String {
+    app.record_interaction(
+        json!({"customer_id": customer, "channel": "in_person", "kind": "purchase",
+        "amount_minor": amount_minor, "currency": currency}),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// (kind, points) of the ledger, oldest first.
+async fn movements(app: &TestApp, customer: &str) -> Vec<(String, i64)> {
+    let mut out: Vec<(String, i64)> = ledger(app, customer)
+        .await
+        .iter()
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap().to_owned(),
+                e["points"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    out.reverse();
+    out
+}
+
+both_backends! {
+    async fn the_supermarket_purchases_earn_by_tier_and_give_back_when_withdrawn(app) {
+        put_program(&app, &supermarket(365)).await;
+        let c = customer(&app, "Eva").await;
+        let big = buy(&app, &c, 80_000, "USD").await;
+        let acc = account(&app, &c).await;
+        assert_eq!((acc["balance"].as_i64(), acc["tier"]["name"].as_str()), (Some(800), Some("bronze")));
+        assert_eq!(acc["next_tier"]["points_needed"], 200);
+        // Earned at bronze: ×1. Then silver (1 200 lifetime): ×1.25.
+        let mid = buy(&app, &c, 40_000, "USD").await;
+        let small = buy(&app, &c, 10_000, "USD").await;
+        buy(&app, &c, 10_000, "EUR").await; // no earn rule for EUR
+        assert_eq!(movements(&app, &c).await, vec![("earn".into(), 800), ("earn".into(), 400), ("earn".into(), 125)]);
+        let acc = account(&app, &c).await;
+        assert_eq!((acc["balance"].as_i64(), acc["lifetime_points"].as_i64()), (Some(1325), Some(1325)));
+        assert_eq!(acc["tier"], json!({"name": "silver", "earn_multiplier_percent": 125}));
+        let earns = ledger(&app, &c).await;
+        assert_eq!(earns[0]["source"], json!({"type": "interaction", "id": small}));
+
+        // Deleting a purchase reverses what it earned; the tier follows (down to bronze).
+        let res = app.admin(Method::DELETE, &format!("/api/v1/interactions/{mid}")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::NO_CONTENT);
+        let acc = account(&app, &c).await;
+        assert_eq!((acc["balance"].as_i64(), acc["lifetime_points"].as_i64()), (Some(925), Some(925)));
+        assert_eq!(acc["tier"]["name"], "bronze");
+        let reversal = &ledger(&app, &c).await[0];
+        assert_eq!((reversal["kind"].as_str(), reversal["points"].as_i64()), (Some("reverse"), Some(-400)));
+        assert_eq!(reversal["reverses_id"], earns[1]["id"]);
+
+        // A changed amount gives back and earns anew (at the tier of the moment: bronze).
+        let res = app.admin(Method::PATCH, &format!("/api/v1/interactions/{small}")).header("if-match", "\"v1\"")
+            .header("content-type", "application/merge-patch+json").body(r#"{"amount_minor": 20000}"#)
+            .send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        // A change that does not touch what it earns moves nothing.
+        let res = app.admin(Method::PATCH, &format!("/api/v1/interactions/{small}")).header("if-match", "\"v2\"")
+            .header("content-type", "application/merge-patch+json").body(r#"{"subject": "till 3"}"#)
+            .send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let acc = account(&app, &c).await;
+        assert_eq!((acc["balance"].as_i64(), acc["tier"]["name"].as_str()), (Some(1000), Some("silver")));
+
+        // Spent points stay spent: withdrawing the first purchase takes back only what is left.
+        adjusted(&app, &c, -900).await;
+        let res = app.admin(Method::DELETE, &format!("/api/v1/interactions/{big}")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::NO_CONTENT);
+        let acc = account(&app, &c).await;
+        assert_eq!((acc["balance"].as_i64(), acc["lifetime_points"].as_i64()), (Some(0), Some(200)));
+        let all = movements(&app, &c).await;
+        assert_eq!(all.last().unwrap(), &("reverse".to_owned(), -100));
+        assert_eq!(all.iter().map(|m| m.1).sum::<i64>(), 0);
+    }
+
+    async fn the_program_is_versioned_validated_and_admin_only(app) {
+        let res = app.admin(Method::GET, "/api/v1/loyalty/program").send().await.unwrap();
+        assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
+
+        let v1 = put_program(&app, &supermarket(365)).await;
+        assert_eq!(v1["version"], 1);
+        assert_eq!(v1["tiers"][1]["name"], "silver");
+        let res = app.admin(Method::GET, "/api/v1/loyalty/program").send().await.unwrap();
+        assert_eq!(res.headers()["etag"], "\"v1\"");
+        let got: Value = res.json().await.unwrap();
+        assert_eq!(got, v1);
+
+        // If-Match guards against overwriting someone else's change.
+        let stale = app.admin(Method::PUT, "/api/v1/loyalty/program").header("If-Match", "\"v0\"")
+            .json(&supermarket(30)).send().await.unwrap();
+        assert_problem(stale, StatusCode::PRECONDITION_FAILED, "precondition_failed").await;
+        let res = app.admin(Method::PUT, "/api/v1/loyalty/program").header("If-Match", "\"v1\"")
+            .json(&supermarket(30)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()["etag"], "\"v2\"");
+
+        // Invalid programs write nothing.
+        let mut unordered = supermarket(30);
+        unordered["tiers"][2]["min_points"] = json!(10);
+        for bad in [
+            unordered,
+            json!({"earn_rules": [{"currency": "EURO", "points_per_unit": 1}]}),
+            json!({"tiers": [{"name": "x", "min_points": 0, "earn_multiplier_percent": 50}]}),
+            json!({"expiry_days": 0}),
+            json!({"surprise": true}),
+        ] {
+            let res = app.admin(Method::PUT, "/api/v1/loyalty/program").json(&bad).send().await.unwrap();
+            assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        }
+        let res = app.admin(Method::GET, "/api/v1/loyalty/program").send().await.unwrap();
+        let got: Value = res.json().await.unwrap();
+        assert_eq!((got["version"].as_i64(), got["expiry_days"].as_i64()), (Some(2), Some(30)));
+
+        // Reading needs loyalty:read; changing needs admin.
+        let reader = app.key_with(&["loyalty:read", "loyalty:write"]).await;
+        let res = app.with(&reader, Method::GET, "/api/v1/loyalty/program").send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let res = app.with(&reader, Method::PUT, "/api/v1/loyalty/program").json(&supermarket(1)).send().await.unwrap();
+        assert_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
+        let res = app.anon(Method::GET, "/api/v1/loyalty/program").send().await.unwrap();
+        assert_problem(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    }
+
+    async fn taking_points_uses_the_lots_that_expire_first_and_never_overdraws(app) {
+        put_program(&app, &supermarket(30)).await;
+        let c = customer(&app, "Ana").await;
+        let a = adjusted(&app, &c, 600).await;
+        assert_eq!((a["kind"].as_str(), a["program_version"].as_i64()), (Some("adjust"), Some(1)));
+        assert!(a["expires_at"].is_string(), "{a}");
+        // A later program expires sooner: the second lot is the first to go.
+        put_program(&app, &supermarket(10)).await;
+        let b = adjusted(&app, &c, 500).await;
+        assert!(b["expires_at"].as_str() < a["expires_at"].as_str(), "{a} {b}");
+
+        let spend = adjusted(&app, &c, -700).await;
+        assert_eq!(spend["points"], -700);
+        assert_eq!(spend["program_version"], 2);
+        assert_eq!(
+            spend["lots"],
+            json!([{"lot_id": b["id"], "points": 500}, {"lot_id": a["id"], "points": 200}])
+        );
+
+        let acc = account(&app, &c).await;
+        assert_eq!(acc["balance"], 400);
+        assert_eq!(acc["lifetime_points"], 1100);
+        assert_eq!(acc["tier"]["name"], "silver");
+        assert_eq!(acc["next_tier"], json!({"name": "gold", "min_points": 5000, "points_needed": 3900}));
+        assert_eq!(acc["expiring"]["within_30_days"], 400);
+
+        // More than there is: 409, nothing written.
+        let res = adjust(&app, &c, -401).await;
+        assert_problem(res, StatusCode::CONFLICT, "conflict").await;
+        let entries = ledger(&app, &c).await;
+        assert_eq!(entries.len(), 3);
+        assert_eq!(entries[0]["id"], spend["id"], "newest first");
+        assert_eq!(entries.iter().map(|e| e["points"].as_i64().unwrap()).sum::<i64>(), 400);
+        assert_eq!(account(&app, &c).await["balance"], 400);
+
+        // Bad adjustments are refused and write nothing.
+        for bad in [json!({"points": 0, "reason": "x"}), json!({"points": 5}), json!({"points": 5, "reason": "  "}),
+                    json!({"points": "5", "reason": "x"}), json!({"points": 5, "reason": "x", "kind": "earn"})] {
+            let res = app.admin(Method::POST, &format!("/api/v1/customers/{c}/loyalty/transactions"))
+                .json(&bad).send().await.unwrap();
+            assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        }
+        let unknown = uuid::Uuid::now_v7();
+        let res = adjust(&app, &unknown.to_string(), 5).await;
+        assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
+        let res = app.admin(Method::GET, &format!("/api/v1/customers/{unknown}/loyalty")).send().await.unwrap();
+        assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
+        let reader = app.key_with(&["loyalty:read"]).await;
+        let res = app.with(&reader, Method::POST, &format!("/api/v1/customers/{c}/loyalty/transactions"))
+            .json(&json!({"points": 5, "reason": "x"})).send().await.unwrap();
+        assert_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
+        assert_eq!(ledger(&app, &c).await.len(), 3);
+    }
+
+    async fn the_expiry_run_expires_what_is_left_once(app) {
+        put_program(&app, &supermarket(1)).await;
+        let c = customer(&app, "Bea").await;
+        let first = adjusted(&app, &c, 100).await;
+        adjusted(&app, &c, 50).await;
+        adjusted(&app, &c, -30).await;
+
+        let later = rapport_domain::now() + chrono::Duration::days(2);
+        let db = app.db.clone();
+        let run = move || rapport_store::loyalty::expire_all(&db, later).unwrap();
+        let (customers, points) = tokio::task::spawn_blocking(run.clone()).await.unwrap();
+        assert_eq!((customers, points), (1, 120));
+        // Again: nothing left to expire.
+        assert_eq!(tokio::task::spawn_blocking(run).await.unwrap(), (0, 0));
+
+        let entries = ledger(&app, &c).await;
+        let expired: Vec<&Value> = entries.iter().filter(|e| e["kind"] == "expire").collect();
+        assert_eq!(expired.len(), 2, "{entries:?}");
+        assert_eq!(expired.iter().map(|e| e["points"].as_i64().unwrap()).sum::<i64>(), -120);
+        // The 30 spent came from the first lot; its expiry took the other 70 of it.
+        let of_first: i64 = expired
+            .iter()
+            .flat_map(|e| e["lots"].as_array().unwrap())
+            .filter(|u| u["lot_id"] == first["id"])
+            .map(|u| u["points"].as_i64().unwrap())
+            .sum();
+        assert_eq!(of_first, 70);
+        assert_eq!(account(&app, &c).await["balance"], 0);
+        let res = adjust(&app, &c, -1).await;
+        assert_problem(res, StatusCode::CONFLICT, "conflict").await;
+    }
+
+    async fn concurrent_takes_never_overdraw(app) {
+        let c = customer(&app, "Cai").await;
+        adjusted(&app, &c, 200).await;
+        // Two servers on one database, as behind a load balancer.
+        let peer = app.peer().await;
+        let mut tasks = Vec::new();
+        for i in 0..40 {
+            let server = if i % 2 == 0 { app.base.clone() } else { peer.base.clone() };
+            let (client, key, c) = (app.client.clone(), app.admin_key.clone(), c.clone());
+            tasks.push(tokio::spawn(async move {
+                client
+                    .post(format!("{server}/api/v1/customers/{c}/loyalty/transactions"))
+                    .bearer_auth(key)
+                    .json(&json!({"points": -10, "reason": "race"}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            }));
+        }
+        let mut ok = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                StatusCode::CREATED => ok += 1,
+                StatusCode::CONFLICT => {}
+                other => panic!("unexpected {other}"),
+            }
+        }
+        assert_eq!(ok, 20);
+        assert_eq!(account(&app, &c).await["balance"], 0);
+        let entries = ledger(&app, &c).await;
+        assert_eq!(entries.len(), 21);
+        assert_eq!(entries.iter().map(|e| e["points"].as_i64().unwrap()).sum::<i64>(), 0);
+    }
+
+    async fn a_merge_brings_the_duplicates_points(app) {
+        let s = customer(&app, "Dora").await;
+        let d = customer(&app, "Dora").await;
+        adjusted(&app, &s, 100).await;
+        adjusted(&app, &d, 50).await;
+        let res = app.admin(Method::POST, &format!("/api/v1/customers/{s}/merge"))
+            .json(&json!({"duplicate_id": d})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(account(&app, &s).await["balance"], 150);
+        // The duplicate's id leads to the survivor's account.
+        let via_old = account(&app, &d).await;
+        assert_eq!((via_old["customer_id"].as_str(), via_old["balance"].as_i64()), (Some(s.as_str()), Some(150)));
+        assert_eq!(ledger(&app, &s).await.len(), 2);
+    }
+}

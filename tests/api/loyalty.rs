@@ -349,3 +349,150 @@ both_backends! {
         assert_eq!(ledger(&app, &s).await.len(), 2);
     }
 }
+
+async fn add_reward(app: &TestApp, body: Value) -> Value {
+    let res = app
+        .admin(Method::POST, "/api/v1/loyalty/rewards")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    res.json().await.unwrap()
+}
+
+async fn redeem(app: &TestApp, customer: &str, reward: &Value) -> reqwest::Response {
+    app.admin(
+        Method::POST,
+        &format!("/api/v1/customers/{customer}/loyalty/redemptions"),
+    )
+    .json(&json!({"reward_id": reward["id"]}))
+    .send()
+    .await
+    .unwrap()
+}
+
+both_backends! {
+    async fn the_supermarket_rewards_ten_percent_at_1000_and_two_vouchers_at_5000(app) {
+        put_program(&app, &supermarket(365)).await;
+        let ten = add_reward(&app, json!({"name": "10 % off a purchase", "kind": "percent_discount",
+            "cost_points": 1000, "percent_off": 10})).await;
+        let vouchers = add_reward(&app, json!({"name": "Two partner vouchers", "kind": "voucher",
+            "cost_points": 5000, "partner": "Cinema Roma", "quantity": 2, "stock": 1})).await;
+        for bad in [json!({"name": "x", "kind": "percent_discount", "cost_points": 10}),
+                    json!({"name": "x", "kind": "voucher", "cost_points": 0}),
+                    json!({"name": "x", "kind": "fixed_discount", "cost_points": 5, "amount_minor": 500})] {
+            let res = app.admin(Method::POST, "/api/v1/loyalty/rewards").json(&bad).send().await.unwrap();
+            assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        }
+        let catalog: Value = app.admin(Method::GET, "/api/v1/loyalty/rewards").send().await.unwrap().json().await.unwrap();
+        assert_eq!(catalog["data"].as_array().unwrap().len(), 2);
+
+        let c = customer(&app, "Fede").await;
+        buy(&app, &c, 99_900, "USD").await; // 999 points: one short
+        let res = redeem(&app, &c, &ten).await;
+        assert_problem(res, StatusCode::CONFLICT, "conflict").await;
+        assert_eq!(movements(&app, &c).await.len(), 1, "a refused redemption writes nothing");
+
+        buy(&app, &c, 100, "USD").await; // 1 000
+        let res = redeem(&app, &c, &ten).await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let r: Value = res.json().await.unwrap();
+        assert_eq!((r["points"].as_i64(), r["status"].as_str()), (Some(1000), Some("issued")));
+        assert_eq!(r["terms"]["percent_off"], 10);
+        let code = r["codes"][0].as_str().unwrap();
+        assert_eq!(code.len(), 19, "{code}");
+        assert_eq!(account(&app, &c).await["balance"], 0);
+
+        // 5 000 more (silver from 1 000 lifetime: ×1.25 → $4 000 earns 5 000): two vouchers.
+        buy(&app, &c, 400_000, "USD").await;
+        let res = redeem(&app, &c, &vouchers).await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let v: Value = res.json().await.unwrap();
+        let codes: Vec<&str> = v["codes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+        assert_eq!(codes.len(), 2);
+        assert_ne!(codes[0], codes[1]);
+        let left: Value = app.admin(Method::GET, &format!("/api/v1/loyalty/rewards/{}", vouchers["id"].as_str().unwrap()))
+            .send().await.unwrap().json().await.unwrap();
+        assert_eq!(left["stock"], 0);
+        let ledger_now = ledger(&app, &c).await;
+        assert_eq!(ledger_now[0]["kind"], "redeem");
+        assert_eq!(ledger_now[0]["source"], json!({"type": "redemption", "id": v["id"]}));
+
+        // Cancelling gives the points back to their lots and the stock back; once.
+        let cancel = format!("/api/v1/customers/{c}/loyalty/redemptions/{}/cancel", v["id"].as_str().unwrap());
+        let res = app.admin(Method::POST, &cancel).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let cancelled: Value = res.json().await.unwrap();
+        assert_eq!(cancelled["status"], "cancelled");
+        assert_eq!(account(&app, &c).await["balance"], 5000);
+        let back = &ledger(&app, &c).await[0];
+        assert_eq!((back["kind"].as_str(), back["points"].as_i64()), (Some("reverse"), Some(5000)));
+        assert_eq!(back["lots"], ledger_now[0]["lots"], "the same lots get their points back");
+        let res = app.admin(Method::POST, &cancel).send().await.unwrap();
+        assert_problem(res, StatusCode::CONFLICT, "conflict").await;
+        let left: Value = app.admin(Method::GET, &format!("/api/v1/loyalty/rewards/{}", vouchers["id"].as_str().unwrap()))
+            .send().await.unwrap().json().await.unwrap();
+        assert_eq!(left["stock"], 1);
+
+        // Retired rewards cannot be redeemed; unknown ones are a 422.
+        let res = app.admin(Method::DELETE, &format!("/api/v1/loyalty/rewards/{}", ten["id"].as_str().unwrap())).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_problem(redeem(&app, &c, &ten).await, StatusCode::CONFLICT, "conflict").await;
+        let res = redeem(&app, &c, &json!({"id": uuid::Uuid::now_v7()})).await;
+        assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        assert_eq!(account(&app, &c).await["balance"], 5000);
+    }
+
+    async fn two_hundred_concurrent_redemptions_for_fifty_and_retries_move_points_once(app) {
+        let c = customer(&app, "Gil").await;
+        let reward = add_reward(&app, json!({"name": "Coffee", "kind": "voucher", "cost_points": 10})).await;
+        adjusted(&app, &c, 505).await; // covers 50, with 5 left over
+        // Three servers on PostgreSQL, as behind a load balancer; one on SQLite.
+        let mut servers = vec![app.base.clone()];
+        let mut peers = Vec::new();
+        if app.db.backend == rapport_store::Backend::Postgres {
+            for _ in 0..2 {
+                let peer = app.peer().await;
+                servers.push(peer.base.clone());
+                peers.push(peer);
+            }
+        }
+        let mut tasks = Vec::new();
+        for i in 0..200 {
+            let server = servers[i % servers.len()].clone();
+            let (client, key, c, rid) = (app.client.clone(), app.admin_key.clone(), c.clone(), reward["id"].clone());
+            tasks.push(tokio::spawn(async move {
+                client.post(format!("{server}/api/v1/customers/{c}/loyalty/redemptions"))
+                    .bearer_auth(key).json(&json!({"reward_id": rid})).send().await.unwrap().status()
+            }));
+        }
+        let mut ok = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                StatusCode::CREATED => ok += 1,
+                StatusCode::CONFLICT => {}
+                other => panic!("unexpected {other}"),
+            }
+        }
+        assert_eq!(ok, 50);
+        assert_eq!(account(&app, &c).await["balance"], 5);
+        let entries = ledger(&app, &c).await;
+        assert_eq!(entries.len(), 51);
+        assert_eq!(entries.iter().map(|e| e["points"].as_i64().unwrap()).sum::<i64>(), 5);
+
+        // A retried request with the same Idempotency-Key moves points once, on any server.
+        adjusted(&app, &c, 15).await;
+        let mut answers = Vec::new();
+        for server in servers.iter().chain(servers.iter()) {
+            let res = app.client.post(format!("{server}/api/v1/customers/{c}/loyalty/redemptions"))
+                .bearer_auth(&app.admin_key).header("idempotency-key", "coffee-1")
+                .json(&json!({"reward_id": reward["id"]})).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::CREATED);
+            answers.push(res.json::<Value>().await.unwrap()["id"].clone());
+        }
+        assert!(answers.iter().all(|a| *a == answers[0]), "{answers:?}");
+        assert_eq!(account(&app, &c).await["balance"], 10);
+        drop(peers);
+    }
+}

@@ -313,6 +313,9 @@ fn conflict_detail(rule: &str) -> String {
         }
         "merge_self" => "a customer cannot be merged into itself".into(),
         "insufficient_points" => "the customer has fewer spendable points than this takes".into(),
+        "out_of_stock" => "the reward is out of stock".into(),
+        "reward_inactive" => "the reward has been retired and can no longer be redeemed".into(),
+        "redemption_cancelled" => "the redemption is cancelled already".into(),
         "loyalty_program_changed" => {
             "the loyalty program was changed by someone else meanwhile: read it again".into()
         }

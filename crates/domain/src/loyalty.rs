@@ -390,6 +390,138 @@ impl Account {
     }
 }
 
+crate::string_enum! {
+    /// What a reward gives.
+    RewardKind {
+        PercentDiscount => "percent_discount", FixedDiscount => "fixed_discount",
+        Voucher => "voucher",
+    }
+}
+
+/// A reward in the catalog, as an administrator writes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[validate(schema(function = "reward_rules"))]
+pub struct RewardDraft {
+    #[validate(length(min = 1, max = 200), custom(function = "validation::not_blank"))]
+    #[schema(example = "10 % off a purchase", max_length = 200)]
+    pub name: String,
+    #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
+    pub description: Option<String>,
+    pub kind: RewardKind,
+    /// Points one redemption costs.
+    #[validate(range(min = 1, max = 1_000_000_000))]
+    #[schema(minimum = 1, maximum = 1_000_000_000, example = 1000)]
+    pub cost_points: i64,
+    /// `percent_discount` only: 1 to 100.
+    #[validate(range(min = 1, max = 100))]
+    #[schema(minimum = 1, maximum = 100, example = 10)]
+    pub percent_off: Option<i64>,
+    /// `fixed_discount` only: the amount off, in minor units.
+    #[validate(range(min = 1, max = 1_000_000_000_000_i64))]
+    #[schema(minimum = 1)]
+    pub amount_minor: Option<i64>,
+    /// `fixed_discount` only: ISO 4217.
+    #[validate(custom(function = "validation::currency_code"))]
+    pub currency: Option<String>,
+    /// `voucher`: who honours it, e.g. a partner restaurant, cinema or hotel.
+    #[validate(length(min = 1, max = 200))]
+    #[schema(max_length = 200)]
+    pub partner: Option<String>,
+    /// Codes issued per redemption (two vouchers: 2).
+    #[serde(default = "one")]
+    #[validate(range(min = 1, max = 100))]
+    #[schema(minimum = 1, maximum = 100, default = 1)]
+    pub quantity: i64,
+    /// Redemptions left; absent: unlimited.
+    #[validate(range(min = 0, max = 1_000_000_000))]
+    #[schema(minimum = 0)]
+    pub stock: Option<i64>,
+}
+
+fn one() -> i64 {
+    1
+}
+
+fn reward_rules(r: &RewardDraft) -> Result<(), ValidationError> {
+    let ok = match r.kind {
+        RewardKind::PercentDiscount => {
+            r.percent_off.is_some() && r.amount_minor.is_none() && r.currency.is_none()
+        }
+        RewardKind::FixedDiscount => {
+            r.percent_off.is_none() && r.amount_minor.is_some() && r.currency.is_some()
+        }
+        RewardKind::Voucher => r.percent_off.is_none() && r.amount_minor.is_none(),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(validation::error(
+            "reward_terms",
+            "percent_discount needs percent_off; fixed_discount needs amount_minor and currency; \
+             a voucher has neither",
+        ))
+    }
+}
+
+impl RewardDraft {
+    pub fn parse(mut self) -> Result<Self, ValidationFailure> {
+        self.name = self.name.trim().to_owned();
+        if let Some(c) = &mut self.currency {
+            *c = c.trim().to_ascii_uppercase();
+        }
+        self.validate()?;
+        Ok(self)
+    }
+}
+
+/// A reward in the catalog.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Reward {
+    pub id: Uuid,
+    #[serde(flatten)]
+    pub terms: RewardDraft,
+    /// Inactive rewards cannot be redeemed.
+    pub active: bool,
+    #[serde(serialize_with = "crate::time::serialize")]
+    pub created_at: DateTime<Utc>,
+}
+
+crate::string_enum! {
+    /// Where a redemption stands.
+    RedemptionStatus { Issued => "issued", Cancelled => "cancelled" }
+}
+
+/// A customer's request for a reward.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedemptionDraft {
+    pub reward_id: Uuid,
+}
+
+/// A reward bought with points.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Redemption {
+    pub id: Uuid,
+    pub customer_id: Uuid,
+    pub reward_id: Uuid,
+    /// The reward's terms when it was redeemed.
+    pub terms: RewardDraft,
+    pub points: i64,
+    /// One code per unit of the reward: random, unique, to be shown at the till or the partner.
+    pub codes: Vec<String>,
+    pub status: RedemptionStatus,
+    /// The `redeem` ledger entry that paid for it.
+    pub entry_id: Uuid,
+    /// When cancelled: the `reverse` entry that gave the points back.
+    pub cancel_entry_id: Option<Uuid>,
+    #[serde(serialize_with = "crate::time::serialize")]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::time::serialize_option")]
+    pub cancelled_at: Option<DateTime<Utc>>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,7 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use rapport_domain::loyalty::{
     self, Account, AdjustmentDraft, Entry, EntryKind, EntrySource, LotUse, OpenLot, Program,
-    ProgramDraft, SourceType,
+    ProgramDraft, Redemption, RedemptionStatus, Reward, RewardDraft, RewardKind, SourceType,
 };
 use uuid::Uuid;
 
@@ -21,7 +21,8 @@ use crate::interactions::lock_customers;
 use crate::page::{Cursor, Page};
 use crate::schema::{
     customers, loyalty_consumptions as uses, loyalty_entries as entries, loyalty_lots as lots,
-    loyalty_programs as programs,
+    loyalty_programs as programs, loyalty_redemptions as redemptions,
+    loyalty_reward_codes as codes_table, loyalty_rewards as rewards,
 };
 use crate::types::{DbJson, DbTime, DbUuid};
 use crate::{StoreError, StoreResult};
@@ -660,4 +661,362 @@ pub fn entries_page(
         _ => None,
     };
     Ok(Page { items, next_cursor })
+}
+
+// ---------------------------------------------------------------- rewards and redemptions
+
+type RewardRow = (
+    DbUuid,
+    String,
+    Option<String>,
+    String,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    i64,
+    Option<i64>,
+    bool,
+    DbTime,
+);
+
+fn reward_of(r: RewardRow) -> StoreResult<Reward> {
+    let (
+        id,
+        name,
+        description,
+        kind,
+        cost,
+        percent,
+        amount,
+        currency,
+        partner,
+        qty,
+        stock,
+        active,
+        at,
+    ) = r;
+    Ok(Reward {
+        id: id.0,
+        terms: RewardDraft {
+            name,
+            description,
+            kind: RewardKind::parse(&kind)
+                .ok_or_else(|| StoreError::Corrupt(format!("reward kind {kind}")))?,
+            cost_points: cost,
+            percent_off: percent,
+            amount_minor: amount,
+            currency,
+            partner,
+            quantity: qty,
+            stock,
+        },
+        active,
+        created_at: at.0,
+    })
+}
+
+macro_rules! reward_columns {
+    () => {
+        (
+            rewards::id,
+            rewards::name,
+            rewards::description,
+            rewards::kind,
+            rewards::cost_points,
+            rewards::percent_off,
+            rewards::amount_minor,
+            rewards::currency,
+            rewards::partner,
+            rewards::quantity,
+            rewards::stock,
+            rewards::active,
+            rewards::created_at,
+        )
+    };
+}
+
+pub fn create_reward(
+    conn: &mut DbConn,
+    draft: &RewardDraft,
+    now: DateTime<Utc>,
+) -> StoreResult<Reward> {
+    let id = rapport_domain::new_id();
+    diesel::insert_into(rewards::table)
+        .values((
+            rewards::id.eq(DbUuid(id)),
+            rewards::name.eq(&draft.name),
+            rewards::description.eq(&draft.description),
+            rewards::kind.eq(draft.kind.as_str()),
+            rewards::cost_points.eq(draft.cost_points),
+            rewards::percent_off.eq(draft.percent_off),
+            rewards::amount_minor.eq(draft.amount_minor),
+            rewards::currency.eq(&draft.currency),
+            rewards::partner.eq(&draft.partner),
+            rewards::quantity.eq(draft.quantity),
+            rewards::stock.eq(draft.stock),
+            rewards::active.eq(true),
+            rewards::created_at.eq(DbTime(now)),
+        ))
+        .execute(conn)?;
+    Ok(Reward {
+        id,
+        terms: draft.clone(),
+        active: true,
+        created_at: now,
+    })
+}
+
+pub fn reward(conn: &mut DbConn, id: Uuid) -> StoreResult<Reward> {
+    let row: RewardRow = rewards::table
+        .find(DbUuid(id))
+        .select(reward_columns!())
+        .first(conn)
+        .optional()?
+        .ok_or(StoreError::NotFound)?;
+    reward_of(row)
+}
+
+/// The catalog in creation order, a page at a time (the cursor is the last id).
+pub fn rewards_page(
+    conn: &mut DbConn,
+    include_inactive: bool,
+    cursor: Option<&str>,
+    limit: i64,
+) -> StoreResult<Page<Reward>> {
+    let after: Option<Uuid> = cursor.map(crate::page::decode_token).transpose()?;
+    let mut q = rewards::table.select(reward_columns!()).into_boxed();
+    if !include_inactive {
+        q = q.filter(rewards::active.eq(true));
+    }
+    if let Some(a) = after {
+        q = q.filter(rewards::id.gt(DbUuid(a)));
+    }
+    let mut rows: Vec<RewardRow> = q.order(rewards::id).limit(limit + 1).load(conn)?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let items = rows
+        .into_iter()
+        .map(reward_of)
+        .collect::<StoreResult<Vec<_>>>()?;
+    let next_cursor = match items.last() {
+        Some(last) if more => Some(crate::page::encode_token(&last.id)),
+        _ => None,
+    };
+    Ok(Page { items, next_cursor })
+}
+
+/// Takes a reward off the catalog (or puts it back): redemptions made stay valid.
+pub fn set_reward_active(conn: &mut DbConn, id: Uuid, active: bool) -> StoreResult<Reward> {
+    let n = diesel::update(rewards::table.find(DbUuid(id)))
+        .set(rewards::active.eq(active))
+        .execute(conn)?;
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    reward(conn, id)
+}
+
+/// Buys a reward with points: one `redeem` entry taking its cost from the lots that expire
+/// first, one unit of stock, and `codes` (one per unit of the reward). Not enough points is
+/// `Conflict("insufficient_points")`, no stock `Conflict("out_of_stock")`; either writes nothing.
+pub fn redeem(
+    conn: &mut DbConn,
+    customer_id: Uuid,
+    reward_id: Uuid,
+    codes: Vec<String>,
+    now: DateTime<Utc>,
+) -> StoreResult<Redemption> {
+    lock_live_customer(conn, customer_id)?;
+    let reward = match reward(conn, reward_id) {
+        Err(StoreError::NotFound) => return Err(StoreError::MissingReference("reward_id")),
+        other => other?,
+    };
+    if !reward.active {
+        return Err(StoreError::Conflict("reward_inactive"));
+    }
+    if reward.terms.stock.is_some() {
+        // Atomic on both backends: only a row with stock left is decremented.
+        let n = diesel::update(
+            rewards::table
+                .find(DbUuid(reward_id))
+                .filter(rewards::stock.gt(0)),
+        )
+        .set(rewards::stock.eq(rewards::stock - 1))
+        .execute(conn)?;
+        if n == 0 {
+            return Err(StoreError::Conflict("out_of_stock"));
+        }
+    }
+    let cost = reward.terms.cost_points;
+    let lots = spendable_lots(conn, customer_id, now)?;
+    let taken =
+        loyalty::consume(lots, cost).map_err(|_| StoreError::Conflict("insufficient_points"))?;
+    let id = rapport_domain::new_id();
+    let e = NewEntry {
+        id: rapport_domain::new_id(),
+        customer_id,
+        kind: EntryKind::Redeem,
+        points: -cost,
+        reason: Some(&reward.terms.name),
+        source: EntrySource {
+            kind: SourceType::Redemption,
+            id: Some(id),
+        },
+        reverses_id: None,
+        program_version: program(conn)?.map(|p| p.version),
+        at: now,
+    };
+    take(conn, &e, taken)?;
+    diesel::insert_into(redemptions::table)
+        .values((
+            redemptions::id.eq(DbUuid(id)),
+            redemptions::customer_id.eq(DbUuid(customer_id)),
+            redemptions::reward_id.eq(DbUuid(reward_id)),
+            redemptions::points.eq(cost),
+            redemptions::codes.eq(DbJson::of(&codes)),
+            redemptions::terms.eq(DbJson::of(&reward.terms)),
+            redemptions::entry_id.eq(DbUuid(e.id)),
+            redemptions::created_at.eq(DbTime(now)),
+        ))
+        .execute(conn)?;
+    for code in &codes {
+        diesel::insert_into(codes_table::table)
+            .values((
+                codes_table::code.eq(code),
+                codes_table::redemption_id.eq(DbUuid(id)),
+            ))
+            .execute(conn)
+            .map_err(StoreError::unique("reward_code"))?;
+    }
+    let entry_id = e.id;
+    Ok(Redemption {
+        id,
+        customer_id,
+        reward_id,
+        terms: reward.terms,
+        points: cost,
+        codes,
+        status: RedemptionStatus::Issued,
+        entry_id,
+        cancel_entry_id: None,
+        created_at: now,
+        cancelled_at: None,
+    })
+}
+
+type RedemptionRow = (
+    DbUuid,
+    DbUuid,
+    DbUuid,
+    i64,
+    DbJson,
+    DbJson,
+    DbUuid,
+    Option<DbUuid>,
+    DbTime,
+    Option<DbTime>,
+);
+
+/// One of the customer's redemptions.
+pub fn redemption(conn: &mut DbConn, customer_id: Uuid, id: Uuid) -> StoreResult<Redemption> {
+    let row: RedemptionRow = redemptions::table
+        .find(DbUuid(id))
+        .filter(redemptions::customer_id.eq(DbUuid(customer_id)))
+        .select((
+            redemptions::id,
+            redemptions::customer_id,
+            redemptions::reward_id,
+            redemptions::points,
+            redemptions::codes,
+            redemptions::terms,
+            redemptions::entry_id,
+            redemptions::cancel_entry_id,
+            redemptions::created_at,
+            redemptions::cancelled_at,
+        ))
+        .first(conn)
+        .optional()?
+        .ok_or(StoreError::NotFound)?;
+    let (id, customer, reward, points, codes, terms, entry, cancel, at, cancelled_at) = row;
+    let corrupt = |e: serde_json::Error| StoreError::Corrupt(format!("redemption {}: {e}", id.0));
+    Ok(Redemption {
+        id: id.0,
+        customer_id: customer.0,
+        reward_id: reward.0,
+        terms: terms.parse().map_err(corrupt)?,
+        points,
+        codes: codes.parse().map_err(corrupt)?,
+        status: if cancel.is_some() {
+            RedemptionStatus::Cancelled
+        } else {
+            RedemptionStatus::Issued
+        },
+        entry_id: entry.0,
+        cancel_entry_id: cancel.map(|c| c.0),
+        created_at: at.0,
+        cancelled_at: cancelled_at.map(|c| c.0),
+    })
+}
+
+/// Cancels a redemption: a `reverse` entry gives its points back to the very lots it took them
+/// from (an expired lot gets them back too, and the expiry run then expires them), and the
+/// reward's stock is returned. A cancelled redemption cannot be cancelled again.
+pub fn cancel_redemption(
+    conn: &mut DbConn,
+    customer_id: Uuid,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> StoreResult<Redemption> {
+    lock_customers(conn, &[customer_id])?;
+    let r = redemption(conn, customer_id, id)?;
+    if r.status == RedemptionStatus::Cancelled {
+        return Err(StoreError::Conflict("redemption_cancelled"));
+    }
+    let given_back: Vec<(DbUuid, i64)> = uses::table
+        .filter(uses::entry_id.eq(DbUuid(r.entry_id)))
+        .select((uses::lot_id, uses::points))
+        .load(conn)?;
+    let e = NewEntry {
+        id: rapport_domain::new_id(),
+        customer_id,
+        kind: EntryKind::Reverse,
+        points: r.points,
+        reason: Some("redemption cancelled"),
+        source: EntrySource {
+            kind: SourceType::Redemption,
+            id: Some(id),
+        },
+        reverses_id: Some(r.entry_id),
+        program_version: program(conn)?.map(|p| p.version),
+        at: now,
+    };
+    insert_entry(conn, &e)?;
+    for (lot, points) in &given_back {
+        diesel::insert_into(uses::table)
+            .values((
+                uses::entry_id.eq(DbUuid(e.id)),
+                uses::lot_id.eq(*lot),
+                uses::points.eq(*points),
+            ))
+            .execute(conn)?;
+        diesel::update(lots::table.filter(lots::entry_id.eq(*lot)))
+            .set(lots::remaining.eq(lots::remaining + *points))
+            .execute(conn)?;
+    }
+    diesel::update(
+        rewards::table
+            .find(DbUuid(r.reward_id))
+            .filter(rewards::stock.is_not_null()),
+    )
+    .set(rewards::stock.eq(rewards::stock + 1))
+    .execute(conn)?;
+    diesel::update(redemptions::table.find(DbUuid(id)))
+        .set((
+            redemptions::cancel_entry_id.eq(Some(DbUuid(e.id))),
+            redemptions::cancelled_at.eq(Some(DbTime(now))),
+        ))
+        .execute(conn)?;
+    redemption(conn, customer_id, id)
 }

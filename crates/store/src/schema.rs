@@ -267,6 +267,55 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::{UuidType, TimestampType};
+
+    loyalty_rewards (id) {
+        id -> UuidType,
+        name -> Text,
+        description -> Nullable<Text>,
+        kind -> Text,
+        cost_points -> BigInt,
+        percent_off -> Nullable<BigInt>,
+        amount_minor -> Nullable<BigInt>,
+        currency -> Nullable<Text>,
+        partner -> Nullable<Text>,
+        quantity -> BigInt,
+        stock -> Nullable<BigInt>,
+        active -> Bool,
+        created_at -> TimestampType,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::{UuidType, TimestampType, JsonType};
+
+    loyalty_redemptions (id) {
+        id -> UuidType,
+        customer_id -> UuidType,
+        reward_id -> UuidType,
+        points -> BigInt,
+        codes -> JsonType,
+        terms -> JsonType,
+        entry_id -> UuidType,
+        cancel_entry_id -> Nullable<UuidType>,
+        created_at -> TimestampType,
+        cancelled_at -> Nullable<TimestampType>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::UuidType;
+
+    loyalty_reward_codes (code) {
+        code -> Text,
+        redemption_id -> UuidType,
+    }
+}
+
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(interactions -> customers (customer_id));
 diesel::joinable!(customer_purchase_totals -> customers (customer_id));
@@ -289,5 +338,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     loyalty_programs,
     loyalty_entries,
     loyalty_lots,
-    loyalty_consumptions
+    loyalty_consumptions,
+    loyalty_rewards,
+    loyalty_redemptions,
+    loyalty_reward_codes
 );

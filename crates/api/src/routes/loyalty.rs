@@ -3,8 +3,10 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
+use rand::Rng;
 use rapport_domain::loyalty::{
-    Account, AdjustmentDraft, Entry, EntrySource, Program, ProgramDraft, SourceType,
+    Account, AdjustmentDraft, Entry, EntrySource, Program, ProgramDraft, Redemption,
+    RedemptionDraft, Reward, RewardDraft, SourceType,
 };
 use rapport_store::{customers, loyalty, StoreError};
 use serde::Deserialize;
@@ -22,6 +24,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/loyalty/program")
             .get(get_program)
             .put(put_program),
+    )
+    .service(
+        web::resource("/loyalty/rewards")
+            .get(list_rewards)
+            .post(create_reward),
+    )
+    .service(
+        web::resource("/loyalty/rewards/{id}")
+            .get(get_reward)
+            .delete(retire_reward),
+    )
+    .service(web::resource("/customers/{id}/loyalty/redemptions").post(redeem))
+    .service(web::resource("/customers/{id}/loyalty/redemptions/{rid}").get(get_redemption))
+    .service(
+        web::resource("/customers/{id}/loyalty/redemptions/{rid}/cancel").post(cancel_redemption),
     )
     .service(web::resource("/customers/{id}/loyalty").get(get_account))
     .service(
@@ -227,4 +244,272 @@ pub async fn adjust(
         .map_err(customer_not_found)?;
     state.metrics.loyalty_entry(&entry);
     Ok(HttpResponse::Created().json(entry))
+}
+
+fn reward_not_found(e: ApiError) -> ApiError {
+    crate::error::not_found_as("reward")(e)
+}
+
+/// Add a reward to the catalog.
+#[utoipa::path(
+    post, path = "/api/v1/loyalty/rewards", tag = "loyalty",
+    request_body = RewardDraft,
+    responses(
+        (status = 201, description = "Added", body = Reward, headers(("Location" = String))),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Lacks `admin`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid reward", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create_reward(
+    _auth: Auth<scope::Admin>,
+    state: web::Data<AppState>,
+    JsonBody(draft): JsonBody<RewardDraft>,
+) -> ApiResult<HttpResponse> {
+    let draft = draft.parse()?;
+    let now = rapport_domain::now();
+    let reward = state
+        .run_write(move |conn| loyalty::create_reward(conn, &draft, now))
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header((
+            header::LOCATION,
+            format!("/api/v1/loyalty/rewards/{}", reward.id),
+        ))
+        .json(reward))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RewardsQuery {
+    /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    /// Opaque cursor from the previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// Also list retired rewards.
+    pub include_inactive: Option<bool>,
+}
+
+/// The rewards catalog, oldest first.
+#[utoipa::path(
+    get, path = "/api/v1/loyalty/rewards", tag = "loyalty",
+    params(RewardsQuery),
+    responses(
+        (status = 200, description = "A page of rewards", body = Page<Reward>),
+        (status = 400, description = "Bad query or cursor", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Lacks `loyalty:read`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_rewards(
+    _auth: Auth<scope::LoyaltyRead>,
+    state: web::Data<AppState>,
+    query: web::Query<RewardsQuery>,
+) -> ApiResult<HttpResponse> {
+    let q = query.into_inner();
+    let limit = page_limit(q.limit)?;
+    let cursor = q.cursor.filter(|c| !c.is_empty());
+    let all = q.include_inactive.unwrap_or(false);
+    let page = state
+        .run(move |conn| loyalty::rewards_page(conn, all, cursor.as_deref(), limit))
+        .await?;
+    Ok(HttpResponse::Ok().json(Page {
+        data: page.items,
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// A reward.
+#[utoipa::path(
+    get, path = "/api/v1/loyalty/rewards/{id}", tag = "loyalty",
+    params(("id" = Uuid, Path, description = "Reward id")),
+    responses(
+        (status = 200, description = "The reward", body = Reward),
+        (status = 400, description = "Bad id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Lacks `loyalty:read`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such reward", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_reward(
+    _auth: Auth<scope::LoyaltyRead>,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let reward = state
+        .run(move |conn| loyalty::reward(conn, id))
+        .await
+        .map_err(reward_not_found)?;
+    Ok(HttpResponse::Ok().json(reward))
+}
+
+/// Retire a reward: it can no longer be redeemed; redemptions already made stay valid.
+#[utoipa::path(
+    delete, path = "/api/v1/loyalty/rewards/{id}", tag = "loyalty",
+    params(("id" = Uuid, Path, description = "Reward id")),
+    responses(
+        (status = 200, description = "The retired reward", body = Reward),
+        (status = 400, description = "Bad id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Lacks `admin`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such reward", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn retire_reward(
+    _auth: Auth<scope::Admin>,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let reward = state
+        .run_write(move |conn| loyalty::set_reward_active(conn, id, false))
+        .await
+        .map_err(reward_not_found)?;
+    Ok(HttpResponse::Ok().json(reward))
+}
+
+/// Letters of reward codes: Crockford's base 32 (no I, L, O or U to misread).
+const CODE_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// A reward code: 16 random characters from the OS's generator (80 bits), in groups of four.
+fn reward_code() -> String {
+    let mut rng = rand::rngs::OsRng;
+    let mut out = String::with_capacity(19);
+    for i in 0..16 {
+        if i > 0 && i % 4 == 0 {
+            out.push('-');
+        }
+        out.push(char::from(CODE_ALPHABET[rng.gen_range(0..32)]));
+    }
+    out
+}
+
+/// Redeem a reward with the customer's points: takes its cost from the lots that expire first
+/// and issues its codes (one per unit: two vouchers, two codes). 409 when the customer has too
+/// few points or the reward is out of stock or retired; nothing is written then.
+#[utoipa::path(
+    post, path = "/api/v1/customers/{id}/loyalty/redemptions", tag = "loyalty",
+    params(("id" = Uuid, Path, description = "Customer id"),
+        ("Idempotency-Key" = Option<String>, Header,
+        description = "Makes a retry safe: the same key with the same request replays the first response (24 h)")),
+    request_body = RedemptionDraft,
+    responses(
+        (status = 201, description = "Redeemed", body = Redemption, headers(("Location" = String))),
+        (status = 400, description = "Bad id or malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Lacks `loyalty:write`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Too few points, out of stock, retired reward, archived customer, or the Idempotency-Key is in use", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, or no such reward", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn redeem(
+    _auth: Auth<scope::LoyaltyWrite>,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    JsonBody(draft): JsonBody<RedemptionDraft>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let now = rapport_domain::now();
+    let redemption = state
+        .run_write(move |conn| {
+            let id = customers::resolve_id(conn, id)?.ok_or(StoreError::NotFound)?;
+            // Enough codes for any reward (quantity is at most 100); the store keeps `quantity`.
+            let reward = match loyalty::reward(conn, draft.reward_id) {
+                Err(StoreError::NotFound) => return Err(StoreError::MissingReference("reward_id")),
+                other => other?,
+            };
+            let codes = (0..reward.terms.quantity).map(|_| reward_code()).collect();
+            loyalty::redeem(conn, id, draft.reward_id, codes, now)
+        })
+        .await
+        .map_err(customer_not_found)?;
+    state
+        .metrics
+        .loyalty_points
+        .with_label_values(&["redeem", "taken"])
+        .inc_by(redemption.points.unsigned_abs());
+    Ok(HttpResponse::Created()
+        .insert_header((
+            header::LOCATION,
+            format!(
+                "/api/v1/customers/{}/loyalty/redemptions/{}",
+                redemption.customer_id, redemption.id
+            ),
+        ))
+        .json(redemption))
+}
+
+/// A redemption of the customer's.
+#[utoipa::path(
+    get, path = "/api/v1/customers/{id}/loyalty/redemptions/{rid}", tag = "loyalty",
+    params(("id" = Uuid, Path, description = "Customer id"), ("rid" = Uuid, Path, description = "Redemption id")),
+    responses(
+        (status = 200, description = "The redemption", body = Redemption),
+        (status = 400, description = "Bad id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Lacks `loyalty:read`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such customer or redemption", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_redemption(
+    _auth: Auth<scope::LoyaltyRead>,
+    state: web::Data<AppState>,
+    path: web::Path<(Uuid, Uuid)>,
+) -> ApiResult<HttpResponse> {
+    let (id, rid) = path.into_inner();
+    let redemption = state
+        .run(move |conn| {
+            let id = customers::resolve_id(conn, id)?.ok_or(StoreError::NotFound)?;
+            loyalty::redemption(conn, id, rid)
+        })
+        .await
+        .map_err(crate::error::not_found_as("redemption"))?;
+    Ok(HttpResponse::Ok().json(redemption))
+}
+
+/// Cancel a redemption: its points go back to the lots they came from, the stock is returned.
+/// A redemption is cancelled once: again is 409.
+#[utoipa::path(
+    post, path = "/api/v1/customers/{id}/loyalty/redemptions/{rid}/cancel", tag = "loyalty",
+    params(("id" = Uuid, Path, description = "Customer id"), ("rid" = Uuid, Path, description = "Redemption id"),
+        ("Idempotency-Key" = Option<String>, Header,
+        description = "Makes a retry safe: the same key with the same request replays the first response (24 h)")),
+    responses(
+        (status = 200, description = "Cancelled", body = Redemption),
+        (status = 400, description = "Bad id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Lacks `loyalty:write`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such customer or redemption", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already cancelled", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn cancel_redemption(
+    _auth: Auth<scope::LoyaltyWrite>,
+    state: web::Data<AppState>,
+    path: web::Path<(Uuid, Uuid)>,
+) -> ApiResult<HttpResponse> {
+    let (id, rid) = path.into_inner();
+    let now = rapport_domain::now();
+    let redemption = state
+        .run_write(move |conn| {
+            let id = customers::resolve_id(conn, id)?.ok_or(StoreError::NotFound)?;
+            loyalty::cancel_redemption(conn, id, rid, now)
+        })
+        .await
+        .map_err(crate::error::not_found_as("redemption"))?;
+    state
+        .metrics
+        .loyalty_points
+        .with_label_values(&["reverse", "issued"])
+        .inc_by(redemption.points.unsigned_abs());
+    Ok(HttpResponse::Ok().json(redemption))
 }

@@ -130,6 +130,12 @@ both_backends! {
         assert_eq!(acc["tier"], json!({"name": "silver", "earn_multiplier_percent": 125}));
         let earns = ledger(&app, &c).await;
         assert_eq!(earns[0]["source"], json!({"type": "interaction", "id": small}));
+        // The timeline shows the purchases and what they earned.
+        let timeline: Value = app.admin(Method::GET, &format!("/api/v1/customers/{c}/timeline?limit=100"))
+            .send().await.unwrap().json().await.unwrap();
+        let kinds: Vec<&str> = timeline["data"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+        assert_eq!(kinds.iter().filter(|k| **k == "loyalty_entry").count(), 3, "{kinds:?}");
+        assert_eq!(kinds.iter().filter(|k| **k == "interaction").count(), 4, "{kinds:?}");
 
         // Deleting a purchase reverses what it earned; the tier follows (down to bronze).
         let res = app.admin(Method::DELETE, &format!("/api/v1/interactions/{mid}")).send().await.unwrap();

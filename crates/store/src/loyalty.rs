@@ -569,6 +569,37 @@ pub fn entries_page(
                 .map_err(|_| StoreError::InvalidCursor)
         })
         .transpose()?;
+    let mut items = load_entries(
+        conn,
+        customer_id,
+        after.map(|(k, id)| (k.0, id.0)),
+        limit + 1,
+    )?;
+    let more = items.len() as i64 > limit;
+    items.truncate(limit as usize);
+    let next_cursor = match items.last() {
+        Some(last) if more => Some(
+            Cursor {
+                s: SORT.to_owned(),
+                k: last.created_at.to_rfc3339(),
+                id: last.id,
+            }
+            .encode(),
+        ),
+        _ => None,
+    };
+    Ok(Page { items, next_cursor })
+}
+
+/// Up to `limit` of the customer's entries strictly before `before` in `(created_at, id)`,
+/// newest first, with their lots.
+pub(crate) fn load_entries(
+    conn: &mut DbConn,
+    customer_id: Uuid,
+    before: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> StoreResult<Vec<Entry>> {
+    let after = before.map(|(k, id)| (DbTime(k), DbUuid(id)));
     let mut q = entries::table
         .filter(entries::customer_id.eq(DbUuid(customer_id)))
         .into_boxed();
@@ -589,7 +620,7 @@ pub fn entries_page(
         Option<i64>,
         DbTime,
     );
-    let mut rows: Vec<EntryRow> = q
+    let rows: Vec<EntryRow> = q
         .order((entries::created_at.desc(), entries::id.desc()))
         .select((
             entries::id,
@@ -603,10 +634,8 @@ pub fn entries_page(
             entries::program_version,
             entries::created_at,
         ))
-        .limit(limit + 1)
+        .limit(limit)
         .load(conn)?;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
     let ids: Vec<DbUuid> = rows.iter().map(|r| r.0).collect();
     let expiries: HashMap<Uuid, Option<DbTime>> = lots::table
         .filter(lots::entry_id.eq_any(&ids))
@@ -649,18 +678,7 @@ pub fn entries_page(
             created_at: at.0,
         });
     }
-    let next_cursor = match items.last() {
-        Some(last) if more => Some(
-            Cursor {
-                s: SORT.to_owned(),
-                k: last.created_at.to_rfc3339(),
-                id: last.id,
-            }
-            .encode(),
-        ),
-        _ => None,
-    };
-    Ok(Page { items, next_cursor })
+    Ok(items)
 }
 
 // ---------------------------------------------------------------- rewards and redemptions

@@ -41,7 +41,7 @@ pub trait TimelineSource: Sync {
 }
 
 /// Every source of timeline events.
-pub static SOURCES: &[&dyn TimelineSource] = &[&InteractionEvents];
+pub static SOURCES: &[&dyn TimelineSource] = &[&InteractionEvents, &LoyaltyEvents];
 
 const SORT: &str = "-occurred_at";
 
@@ -93,6 +93,32 @@ impl TimelineSource for InteractionEvents {
                     id: i.id,
                     occurred_at: i.draft.occurred_at,
                     data: serde_json::to_value(&i)
+                        .map_err(|e| crate::StoreError::Corrupt(e.to_string()))?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Loyalty ledger entries: points earned, redeemed, adjusted, expired, reversed.
+struct LoyaltyEvents;
+
+impl TimelineSource for LoyaltyEvents {
+    fn events(
+        &self,
+        conn: &mut DbConn,
+        customer_id: Uuid,
+        before: Option<(DateTime<Utc>, Uuid)>,
+        limit: i64,
+    ) -> StoreResult<Vec<TimelineEvent>> {
+        crate::loyalty::load_entries(conn, customer_id, before, limit)?
+            .into_iter()
+            .map(|e| {
+                Ok(TimelineEvent {
+                    kind: "loyalty_entry",
+                    id: e.id,
+                    occurred_at: e.created_at,
+                    data: serde_json::to_value(&e)
                         .map_err(|e| crate::StoreError::Corrupt(e.to_string()))?,
                 })
             })

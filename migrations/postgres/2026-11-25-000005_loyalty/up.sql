@@ -22,6 +22,9 @@ CREATE TABLE loyalty_entries (
     created_at      TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX loyalty_entries_customer ON loyalty_entries (customer_id, created_at, id);
+-- Whether an entry was reversed, and what a purchase (or a redemption) earned.
+CREATE INDEX loyalty_entries_reverses ON loyalty_entries (reverses_id) WHERE reverses_id IS NOT NULL;
+CREATE INDEX loyalty_entries_source ON loyalty_entries (source_id) WHERE source_id IS NOT NULL;
 
 -- Every award is a lot: what is left of it and when it expires. Taking points consumes lots,
 -- earliest expiry first, then oldest; `remaining` is what the lot's consumptions left.

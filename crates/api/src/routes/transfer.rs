@@ -154,6 +154,8 @@ pub async fn import_customers(
 /// Import interactions from CSV or NDJSON, streamed. Each row is validated like a create; a
 /// customer is named by `customer_id` or `customer_external_ref`; rows whose `external_ref` (per
 /// source) or `id` is known are left alone. Purchase summaries are recomputed once at the end.
+/// Imported purchases are history: they do not earn loyalty points (bring balances over from
+/// another system as adjustments).
 #[utoipa::path(
     post, path = "/api/v1/interactions/import", tag = "interactions",
     params(ImportQuery),

@@ -232,7 +232,7 @@ pub(crate) fn lock_customers(conn: &mut DbConn, ids: &[Uuid]) -> StoreResult<()>
 }
 
 /// Checks that the customer exists and may get new interactions (not archived).
-fn live_customer(conn: &mut DbConn, id: Uuid) -> StoreResult<()> {
+pub(crate) fn live_customer(conn: &mut DbConn, id: Uuid) -> StoreResult<()> {
     let archived: Option<Option<DbTime>> = customers::table
         .find(DbUuid(id))
         .select(customers::archived_at)

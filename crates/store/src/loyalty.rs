@@ -88,19 +88,14 @@ pub fn put_program(
 
 // ---------------------------------------------------------------- moving points
 
-/// The customer must exist and not be archived; `NotFound` or `Conflict("customer_archived")`.
+/// Locks the customer, who must exist (`NotFound`) and not be archived
+/// (`Conflict("customer_archived")`).
 fn lock_live_customer(conn: &mut DbConn, customer_id: Uuid) -> StoreResult<()> {
     lock_customers(conn, &[customer_id])?;
-    let archived: Option<Option<DbTime>> = customers::table
-        .find(DbUuid(customer_id))
-        .select(customers::archived_at)
-        .first(conn)
-        .optional()?;
-    match archived {
-        None => Err(StoreError::NotFound),
-        Some(Some(_)) => Err(StoreError::Conflict("customer_archived")),
-        Some(None) => Ok(()),
-    }
+    crate::interactions::live_customer(conn, customer_id).map_err(|e| match e {
+        StoreError::MissingReference(_) => StoreError::NotFound,
+        other => other,
+    })
 }
 
 /// A new entry's columns.
@@ -837,13 +832,13 @@ pub fn set_reward_active(conn: &mut DbConn, id: Uuid, active: bool) -> StoreResu
 }
 
 /// Buys a reward with points: one `redeem` entry taking its cost from the lots that expire
-/// first, one unit of stock, and `codes` (one per unit of the reward). Not enough points is
+/// first, one unit of stock, and one code from `new_code` per unit of the reward. Not enough points is
 /// `Conflict("insufficient_points")`, no stock `Conflict("out_of_stock")`; either writes nothing.
 pub fn redeem(
     conn: &mut DbConn,
     customer_id: Uuid,
     reward_id: Uuid,
-    codes: Vec<String>,
+    new_code: impl Fn() -> String,
     now: DateTime<Utc>,
 ) -> StoreResult<Redemption> {
     lock_live_customer(conn, customer_id)?;
@@ -887,6 +882,7 @@ pub fn redeem(
         at: now,
     };
     take(conn, &e, taken)?;
+    let codes: Vec<String> = (0..reward.terms.quantity).map(|_| new_code()).collect();
     diesel::insert_into(redemptions::table)
         .values((
             redemptions::id.eq(DbUuid(id)),

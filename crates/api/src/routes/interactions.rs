@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::auth::{scope, Auth, Principal, Subject};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{apply_merge_patch, etag, if_match, if_none_match, JsonBody, MergePatch};
-use crate::routes::{page_limit, Page};
+use crate::routes::{page_limit, Page, PageQuery};
 use crate::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -339,17 +339,6 @@ pub struct TimelineEvent {
 }
 
 /// Paging of a timeline.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct TimelineQuery {
-    /// Page size, 1 to 200 (default 50).
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<i64>,
-    /// Opaque cursor from the previous page's `next_cursor`.
-    pub cursor: Option<String>,
-}
-
 fn customer_not_found(e: ApiError) -> ApiError {
     crate::error::not_found_as("customer")(e)
 }
@@ -358,7 +347,7 @@ fn customer_not_found(e: ApiError) -> ApiError {
 /// gives the survivor's timeline.
 #[utoipa::path(
     get, path = "/api/v1/customers/{id}/timeline", tag = "customers",
-    params(("id" = Uuid, Path, description = "Customer id"), TimelineQuery),
+    params(("id" = Uuid, Path, description = "Customer id"), PageQuery),
     responses(
         (status = 200, description = "A page of the timeline", body = Page<TimelineEvent>),
         (status = 400, description = "Bad id, query or cursor", body = Problem, content_type = "application/problem+json"),
@@ -371,7 +360,7 @@ pub async fn customer_timeline(
     auth: Auth<scope::CustomersRead>,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    query: web::Query<TimelineQuery>,
+    query: web::Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     auth.principal
         .require(rapport_domain::auth::Scope::InteractionsRead)?;

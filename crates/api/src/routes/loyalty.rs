@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::auth::{scope, Auth, Principal, Subject};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{etag, if_match, JsonBody};
-use crate::routes::{page_limit, Page};
+use crate::routes::{page_limit, Page, PageQuery};
 use crate::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -157,22 +157,11 @@ pub async fn get_account(
     Ok(HttpResponse::Ok().json(account))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct TransactionsQuery {
-    /// Page size, 1 to 200 (default 50).
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<i64>,
-    /// Opaque cursor from the previous page's `next_cursor`.
-    pub cursor: Option<String>,
-}
-
 /// A customer's points ledger, newest first. Entries are never changed or deleted; an entry
 /// that took points lists the lots it took them from.
 #[utoipa::path(
     get, path = "/api/v1/customers/{id}/loyalty/transactions", tag = "loyalty",
-    params(("id" = Uuid, Path, description = "Customer id"), TransactionsQuery),
+    params(("id" = Uuid, Path, description = "Customer id"), PageQuery),
     responses(
         (status = 200, description = "A page of entries", body = Page<Entry>),
         (status = 400, description = "Bad id, query or cursor", body = Problem, content_type = "application/problem+json"),
@@ -185,7 +174,7 @@ pub async fn list_transactions(
     _auth: Auth<scope::LoyaltyRead>,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    query: web::Query<TransactionsQuery>,
+    query: web::Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let q = query.into_inner();
@@ -422,13 +411,7 @@ pub async fn redeem(
     let redemption = state
         .run_write(move |conn| {
             let id = customers::resolve_id(conn, id)?.ok_or(StoreError::NotFound)?;
-            // Enough codes for any reward (quantity is at most 100); the store keeps `quantity`.
-            let reward = match loyalty::reward(conn, draft.reward_id) {
-                Err(StoreError::NotFound) => return Err(StoreError::MissingReference("reward_id")),
-                other => other?,
-            };
-            let codes = (0..reward.terms.quantity).map(|_| reward_code()).collect();
-            loyalty::redeem(conn, id, draft.reward_id, codes, now)
+            loyalty::redeem(conn, id, draft.reward_id, reward_code, now)
         })
         .await
         .map_err(customer_not_found)?;

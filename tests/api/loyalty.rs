@@ -501,4 +501,83 @@ both_backends! {
         assert_eq!(account(&app, &c).await["balance"], 10);
         drop(peers);
     }
+
+    async fn rewards_are_edited_under_if_match_and_a_customers_redemptions_are_listed(app) {
+        let r = add_reward(&app, json!({"name": "Cinema", "kind": "voucher", "cost_points": 100,
+            "partner": "Cinema Roma", "stock": 5})).await;
+        let url = format!("/api/v1/loyalty/rewards/{}", r["id"].as_str().unwrap());
+        let patch = |body: Value, etag: Option<&str>| {
+            let mut req = app.admin(Method::PATCH, &url)
+                .header("content-type", "application/merge-patch+json").body(body.to_string());
+            if let Some(e) = etag { req = req.header("if-match", e); }
+            req.send()
+        };
+        let res = app.admin(Method::GET, &url).send().await.unwrap();
+        let etag = res.headers()["etag"].to_str().unwrap().to_owned();
+
+        // Invalid results and stray fields are 422 and change nothing.
+        for bad in [json!({"cost_points": 0}), json!({"percent_off": 10}), json!({"active": "yes"}),
+                    json!({"version": 7}), json!({"name": null})] {
+            assert_problem(patch(bad, None).await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        }
+        let res = patch(json!({"cost_points": 150, "description": "Any film"}), Some(&etag)).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let new_etag = res.headers()["etag"].to_str().unwrap().to_owned();
+        let edited: Value = res.json().await.unwrap();
+        assert_eq!((edited["cost_points"].as_i64(), edited["description"].as_str(), edited["stock"].as_i64()),
+            (Some(150), Some("Any film"), Some(5)));
+        assert_problem(patch(json!({"cost_points": 90}), Some(&etag)).await.unwrap(),
+            StatusCode::PRECONDITION_FAILED, "precondition_failed").await;
+
+        // A redemption takes stock, which moves the version on: the old ETag is stale.
+        let c = customer(&app, "Ines").await;
+        adjusted(&app, &c, 1000).await;
+        let first: Value = redeem(&app, &c, &r).await.json().await.unwrap();
+        assert_eq!(first["points"], 150);
+        assert_problem(patch(json!({"cost_points": 90}), Some(&new_etag)).await.unwrap(),
+            StatusCode::PRECONDITION_FAILED, "precondition_failed").await;
+        // Without If-Match the edit applies to the current row and keeps its stock.
+        let res = patch(json!({"cost_points": 200, "active": false}), None).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let off: Value = res.json().await.unwrap();
+        assert_eq!((off["stock"].as_i64(), off["active"].as_bool()), (Some(4), Some(false)));
+        assert_problem(redeem(&app, &c, &r).await, StatusCode::CONFLICT, "conflict").await;
+        let on: Value = patch(json!({"active": true}), None).await.unwrap().json().await.unwrap();
+        assert_eq!(on["active"], true);
+        let second: Value = redeem(&app, &c, &r).await.json().await.unwrap();
+        assert_eq!(second["points"], 200);
+        let third: Value = redeem(&app, &c, &r).await.json().await.unwrap();
+        let cancel = format!("/api/v1/customers/{c}/loyalty/redemptions/{}/cancel", second["id"].as_str().unwrap());
+        assert_eq!(app.admin(Method::POST, &cancel).send().await.unwrap().status(), StatusCode::OK);
+
+        // The first redemption keeps the terms it was made under. Listed newest first, by status.
+        let list = |q: &'static str| {
+            let url = format!("/api/v1/customers/{c}/loyalty/redemptions{q}");
+            let req = app.admin(Method::GET, &url);
+            async move {
+                let res = req.send().await.unwrap();
+                assert_eq!(res.status(), StatusCode::OK);
+                res.json::<Value>().await.unwrap()
+            }
+        };
+        let all = list("").await;
+        let ids: Vec<&Value> = all["data"].as_array().unwrap().iter().map(|r| &r["id"]).collect();
+        assert_eq!(ids, vec![&third["id"], &second["id"], &first["id"]]);
+        assert_eq!(all["data"][2]["terms"]["cost_points"], 150);
+        let page = list("?limit=2").await;
+        assert_eq!(page["data"].as_array().unwrap().len(), 2);
+        let cursor = page["next_cursor"].as_str().unwrap().to_owned();
+        let rest: Value = app.admin(Method::GET, &format!("/api/v1/customers/{c}/loyalty/redemptions?limit=2&cursor={cursor}"))
+            .send().await.unwrap().json().await.unwrap();
+        assert_eq!(rest["data"][0]["id"], first["id"]);
+        assert!(rest["next_cursor"].is_null());
+        let cancelled = list("?status=cancelled").await;
+        assert_eq!(cancelled["data"].as_array().unwrap().len(), 1);
+        assert_eq!(cancelled["data"][0]["id"], second["id"]);
+        assert_eq!(list("?status=issued").await["data"].as_array().unwrap().len(), 2);
+        let res = app.admin(Method::GET, &format!("/api/v1/customers/{c}/loyalty/redemptions?status=lost")).send().await.unwrap();
+        assert_problem(res, StatusCode::BAD_REQUEST, "invalid_query").await;
+        let res = app.admin(Method::GET, &format!("/api/v1/customers/{}/loyalty/redemptions", uuid::Uuid::now_v7())).send().await.unwrap();
+        assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
+    }
 }

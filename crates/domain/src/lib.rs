@@ -90,6 +90,12 @@ impl Draft for customer::CustomerDraft {
     }
 }
 
+impl Draft for loyalty::RewardDraft {
+    fn parse(self) -> Result<Self, ValidationFailure> {
+        loyalty::RewardDraft::parse(self)
+    }
+}
+
 impl Draft for interaction::InteractionDraft {
     fn parse(self) -> Result<Self, ValidationFailure> {
         interaction::InteractionDraft::parse(self)

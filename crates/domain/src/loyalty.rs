@@ -484,8 +484,12 @@ pub struct Reward {
     pub terms: RewardDraft,
     /// Inactive rewards cannot be redeemed.
     pub active: bool,
+    /// Bumped by every change, redemptions' stock included; the ETag.
+    pub version: i64,
     #[serde(serialize_with = "crate::time::serialize")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::time::serialize")]
+    pub updated_at: DateTime<Utc>,
 }
 
 crate::string_enum! {

@@ -74,6 +74,7 @@ pub struct Application {
     pub port: u16,
     pub db: Db,
     server: actix_web::dev::Server,
+    metrics: rapport_api::metrics::Metrics,
     loyalty_expiry_every: Duration,
 }
 
@@ -92,11 +93,13 @@ impl Application {
             key_cache_ttl: Duration::from_secs(config.key_cache_ttl),
         };
         let state = AppState::new(db.clone(), jwt, api_config)?;
+        let metrics = state.metrics.clone();
         let server = rapport_api::server(listener, state)?;
         let app = Self {
             port,
             db,
             server,
+            metrics,
             loyalty_expiry_every: Duration::from_secs(config.loyalty_expiry_every),
         };
         Ok((app, admin_key))
@@ -108,8 +111,13 @@ impl Application {
 
     /// Serves until SIGTERM/SIGINT (or the handle stops it), finishing in-flight requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let expiry = (!self.loyalty_expiry_every.is_zero())
-            .then(|| tokio::spawn(expire_points(self.db.clone(), self.loyalty_expiry_every)));
+        let expiry = (!self.loyalty_expiry_every.is_zero()).then(|| {
+            tokio::spawn(expire_points(
+                self.db.clone(),
+                self.metrics.clone(),
+                self.loyalty_expiry_every,
+            ))
+        });
         let result = self.server.await;
         if let Some(task) = expiry {
             task.abort();
@@ -118,8 +126,9 @@ impl Application {
     }
 }
 
-/// The scheduled loyalty expiry run: now, then every `every`.
-async fn expire_points(db: Db, every: Duration) {
+/// The scheduled loyalty expiry run: now, then every `every`. Expired points are counted in
+/// `loyalty_points_total{kind="expire"}`.
+async fn expire_points(db: Db, metrics: rapport_api::metrics::Metrics, every: Duration) {
     let mut ticks = tokio::time::interval(every);
     loop {
         ticks.tick().await;
@@ -130,6 +139,10 @@ async fn expire_points(db: Db, every: Duration) {
         {
             Ok(Ok((0, _))) => {}
             Ok(Ok((customers, points))) => {
+                metrics
+                    .loyalty_points
+                    .with_label_values(&["expire", "taken"])
+                    .inc_by(points.unsigned_abs());
                 tracing::info!(customers, points, "loyalty points expired");
             }
             Ok(Err(e)) => tracing::warn!(error = %e, "loyalty expiry run failed"),

@@ -692,6 +692,8 @@ type RewardRow = (
     Option<i64>,
     bool,
     DbTime,
+    i64,
+    Option<DbTime>,
 );
 
 fn reward_of(r: RewardRow) -> StoreResult<Reward> {
@@ -709,6 +711,8 @@ fn reward_of(r: RewardRow) -> StoreResult<Reward> {
         stock,
         active,
         at,
+        version,
+        updated,
     ) = r;
     Ok(Reward {
         id: id.0,
@@ -726,7 +730,9 @@ fn reward_of(r: RewardRow) -> StoreResult<Reward> {
             stock,
         },
         active,
+        version,
         created_at: at.0,
+        updated_at: updated.unwrap_or(at).0,
     })
 }
 
@@ -746,6 +752,8 @@ macro_rules! reward_columns {
             rewards::stock,
             rewards::active,
             rewards::created_at,
+            rewards::version,
+            rewards::updated_at,
         )
     };
 }
@@ -771,13 +779,17 @@ pub fn create_reward(
             rewards::stock.eq(draft.stock),
             rewards::active.eq(true),
             rewards::created_at.eq(DbTime(now)),
+            rewards::version.eq(1),
+            rewards::updated_at.eq(Some(DbTime(now))),
         ))
         .execute(conn)?;
     Ok(Reward {
         id,
         terms: draft.clone(),
         active: true,
+        version: 1,
         created_at: now,
+        updated_at: now,
     })
 }
 
@@ -820,10 +832,57 @@ pub fn rewards_page(
     Ok(Page { items, next_cursor })
 }
 
+/// Replaces a reward's terms and whether it can be redeemed, if it is still at `version`
+/// (`VersionMismatch` otherwise). Redemptions already made keep the terms they were made under.
+pub fn update_reward(
+    conn: &mut DbConn,
+    id: Uuid,
+    version: i64,
+    terms: &RewardDraft,
+    active: bool,
+    now: DateTime<Utc>,
+) -> StoreResult<Reward> {
+    let n = diesel::update(
+        rewards::table
+            .find(DbUuid(id))
+            .filter(rewards::version.eq(version)),
+    )
+    .set((
+        rewards::name.eq(&terms.name),
+        rewards::description.eq(&terms.description),
+        rewards::kind.eq(terms.kind.as_str()),
+        rewards::cost_points.eq(terms.cost_points),
+        rewards::percent_off.eq(terms.percent_off),
+        rewards::amount_minor.eq(terms.amount_minor),
+        rewards::currency.eq(&terms.currency),
+        rewards::partner.eq(&terms.partner),
+        rewards::quantity.eq(terms.quantity),
+        rewards::stock.eq(terms.stock),
+        rewards::active.eq(active),
+        rewards::version.eq(version + 1),
+        rewards::updated_at.eq(Some(DbTime(now))),
+    ))
+    .execute(conn)?;
+    if n == 0 {
+        reward(conn, id)?;
+        return Err(StoreError::VersionMismatch);
+    }
+    reward(conn, id)
+}
+
 /// Takes a reward off the catalog (or puts it back): redemptions made stay valid.
-pub fn set_reward_active(conn: &mut DbConn, id: Uuid, active: bool) -> StoreResult<Reward> {
+pub fn set_reward_active(
+    conn: &mut DbConn,
+    id: Uuid,
+    active: bool,
+    now: DateTime<Utc>,
+) -> StoreResult<Reward> {
     let n = diesel::update(rewards::table.find(DbUuid(id)))
-        .set(rewards::active.eq(active))
+        .set((
+            rewards::active.eq(active),
+            rewards::version.eq(rewards::version + 1),
+            rewards::updated_at.eq(Some(DbTime(now))),
+        ))
         .execute(conn)?;
     if n == 0 {
         return Err(StoreError::NotFound);
@@ -856,7 +915,10 @@ pub fn redeem(
                 .find(DbUuid(reward_id))
                 .filter(rewards::stock.gt(0)),
         )
-        .set(rewards::stock.eq(rewards::stock - 1))
+        .set((
+            rewards::stock.eq(rewards::stock - 1),
+            rewards::version.eq(rewards::version + 1),
+        ))
         .execute(conn)?;
         if n == 0 {
             return Err(StoreError::Conflict("out_of_stock"));
@@ -933,12 +995,9 @@ type RedemptionRow = (
     Option<DbTime>,
 );
 
-/// One of the customer's redemptions.
-pub fn redemption(conn: &mut DbConn, customer_id: Uuid, id: Uuid) -> StoreResult<Redemption> {
-    let row: RedemptionRow = redemptions::table
-        .find(DbUuid(id))
-        .filter(redemptions::customer_id.eq(DbUuid(customer_id)))
-        .select((
+macro_rules! redemption_columns {
+    () => {
+        (
             redemptions::id,
             redemptions::customer_id,
             redemptions::reward_id,
@@ -949,10 +1008,11 @@ pub fn redemption(conn: &mut DbConn, customer_id: Uuid, id: Uuid) -> StoreResult
             redemptions::cancel_entry_id,
             redemptions::created_at,
             redemptions::cancelled_at,
-        ))
-        .first(conn)
-        .optional()?
-        .ok_or(StoreError::NotFound)?;
+        )
+    };
+}
+
+fn redemption_of(row: RedemptionRow) -> StoreResult<Redemption> {
     let (id, customer, reward, points, codes, terms, entry, cancel, at, cancelled_at) = row;
     let corrupt = |e: serde_json::Error| StoreError::Corrupt(format!("redemption {}: {e}", id.0));
     Ok(Redemption {
@@ -972,6 +1032,58 @@ pub fn redemption(conn: &mut DbConn, customer_id: Uuid, id: Uuid) -> StoreResult
         created_at: at.0,
         cancelled_at: cancelled_at.map(|c| c.0),
     })
+}
+
+/// One of the customer's redemptions.
+pub fn redemption(conn: &mut DbConn, customer_id: Uuid, id: Uuid) -> StoreResult<Redemption> {
+    let row: RedemptionRow = redemptions::table
+        .find(DbUuid(id))
+        .filter(redemptions::customer_id.eq(DbUuid(customer_id)))
+        .select(redemption_columns!())
+        .first(conn)
+        .optional()?
+        .ok_or(StoreError::NotFound)?;
+    redemption_of(row)
+}
+
+/// The customer's redemptions, newest first (ids are time-ordered; the cursor is the last id).
+pub fn redemptions_page(
+    conn: &mut DbConn,
+    customer_id: Uuid,
+    status: Option<RedemptionStatus>,
+    cursor: Option<&str>,
+    limit: i64,
+) -> StoreResult<Page<Redemption>> {
+    let before: Option<Uuid> = cursor.map(crate::page::decode_token).transpose()?;
+    let mut q = redemptions::table
+        .filter(redemptions::customer_id.eq(DbUuid(customer_id)))
+        .select(redemption_columns!())
+        .into_boxed();
+    match status {
+        Some(RedemptionStatus::Issued) => q = q.filter(redemptions::cancel_entry_id.is_null()),
+        Some(RedemptionStatus::Cancelled) => {
+            q = q.filter(redemptions::cancel_entry_id.is_not_null())
+        }
+        None => {}
+    }
+    if let Some(b) = before {
+        q = q.filter(redemptions::id.lt(DbUuid(b)));
+    }
+    let mut rows: Vec<RedemptionRow> = q
+        .order(redemptions::id.desc())
+        .limit(limit + 1)
+        .load(conn)?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let items = rows
+        .into_iter()
+        .map(redemption_of)
+        .collect::<StoreResult<Vec<_>>>()?;
+    let next_cursor = match items.last() {
+        Some(last) if more => Some(crate::page::encode_token(&last.id)),
+        _ => None,
+    };
+    Ok(Page { items, next_cursor })
 }
 
 /// Cancels a redemption: a `reverse` entry gives its points back to the very lots it took them
@@ -1024,7 +1136,10 @@ pub fn cancel_redemption(
             .find(DbUuid(r.reward_id))
             .filter(rewards::stock.is_not_null()),
     )
-    .set(rewards::stock.eq(rewards::stock + 1))
+    .set((
+        rewards::stock.eq(rewards::stock + 1),
+        rewards::version.eq(rewards::version + 1),
+    ))
     .execute(conn)?;
     diesel::update(redemptions::table.find(DbUuid(id)))
         .set((

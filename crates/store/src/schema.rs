@@ -285,6 +285,8 @@ diesel::table! {
         stock -> Nullable<BigInt>,
         active -> Bool,
         created_at -> TimestampType,
+        version -> BigInt,
+        updated_at -> Nullable<TimestampType>,
     }
 }
 

@@ -6,7 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use rand::Rng;
 use rapport_domain::loyalty::{
     Account, AdjustmentDraft, Entry, EntrySource, Program, ProgramDraft, Redemption,
-    RedemptionDraft, Reward, RewardDraft, SourceType,
+    RedemptionDraft, RedemptionStatus, Reward, RewardDraft, SourceType,
 };
 use rapport_store::{customers, loyalty, StoreError};
 use serde::Deserialize;
@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::auth::{scope, Auth, Principal, Subject};
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{etag, if_match, JsonBody};
+use crate::extract::{apply_merge_patch, etag, if_match, JsonBody, MergePatch};
 use crate::routes::{page_limit, Page, PageQuery};
 use crate::AppState;
 
@@ -33,9 +33,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/loyalty/rewards/{id}")
             .get(get_reward)
+            .patch(patch_reward)
             .delete(retire_reward),
     )
-    .service(web::resource("/customers/{id}/loyalty/redemptions").post(redeem))
+    .service(
+        web::resource("/customers/{id}/loyalty/redemptions")
+            .get(list_redemptions)
+            .post(redeem),
+    )
     .service(web::resource("/customers/{id}/loyalty/redemptions/{rid}").get(get_redemption))
     .service(
         web::resource("/customers/{id}/loyalty/redemptions/{rid}/cancel").post(cancel_redemption),
@@ -335,7 +340,84 @@ pub async fn get_reward(
         .run(move |conn| loyalty::reward(conn, id))
         .await
         .map_err(reward_not_found)?;
-    Ok(HttpResponse::Ok().json(reward))
+    Ok(reward_response(HttpResponse::Ok(), &reward))
+}
+
+fn reward_response(mut res: actix_web::HttpResponseBuilder, r: &Reward) -> HttpResponse {
+    res.insert_header((header::ETAG, etag(r.version))).json(r)
+}
+
+/// Edit a reward with a JSON merge patch of its terms; `"active": true|false` puts it back on or
+/// takes it off the catalog. Redemptions already made keep the terms they were made under.
+/// `If-Match` with the ETag refuses to overwrite a change made since (redemptions that take
+/// stock count as changes).
+#[utoipa::path(
+    patch, path = "/api/v1/loyalty/rewards/{id}", tag = "loyalty",
+    params(("id" = Uuid, Path, description = "Reward id"),
+        ("If-Match" = Option<String>, Header, description = "ETag from a previous read; 412 if it is stale")),
+    request_body(content = serde_json::Value, description = "JSON merge patch (RFC 7396) of the reward's terms, and optionally `active`",
+        content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, description = "The edited reward", body = Reward, headers(("ETag" = String))),
+        (status = 400, description = "Bad id or malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Lacks `admin`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such reward", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Changed concurrently too often; retry", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid result", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn patch_reward(
+    _auth: Auth<scope::Admin>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+    MergePatch(mut patch): MergePatch,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let expected = if_match(&req)?;
+    let active = match patch.as_object_mut().and_then(|o| o.remove("active")) {
+        None => None,
+        Some(serde_json::Value::Bool(b)) => Some(b),
+        Some(_) => {
+            return Err(rapport_domain::ValidationFailure::single(
+                "active",
+                "type",
+                "`active` is true or false",
+            )
+            .into())
+        }
+    };
+    let updated = apply_merge_patch(
+        expected,
+        &patch,
+        || async {
+            let current = state
+                .run(move |conn| loyalty::reward(conn, id))
+                .await
+                .map_err(reward_not_found)?;
+            Ok((current.terms, current.version))
+        },
+        |terms: RewardDraft, version| {
+            let now = rapport_domain::now();
+            let state = state.clone();
+            async move {
+                state
+                    .run_write(move |conn| {
+                        let current = loyalty::reward(conn, id)?;
+                        let active = active.unwrap_or(current.active);
+                        loyalty::update_reward(conn, id, version, &terms, active, now)
+                    })
+                    .await
+                    .map_err(reward_not_found)
+            }
+        },
+    )
+    .await?;
+    Ok(reward_response(HttpResponse::Ok(), &updated))
 }
 
 /// Retire a reward: it can no longer be redeemed; redemptions already made stay valid.
@@ -357,7 +439,7 @@ pub async fn retire_reward(
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let reward = state
-        .run_write(move |conn| loyalty::set_reward_active(conn, id, false))
+        .run_write(move |conn| loyalty::set_reward_active(conn, id, false, rapport_domain::now()))
         .await
         .map_err(reward_not_found)?;
     Ok(HttpResponse::Ok().json(reward))
@@ -429,6 +511,55 @@ pub async fn redeem(
             ),
         ))
         .json(redemption))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RedemptionsQuery {
+    /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    /// Opaque cursor from the previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// Only redemptions in this state.
+    pub status: Option<RedemptionStatus>,
+}
+
+/// The customer's redemptions, newest first, with their codes.
+#[utoipa::path(
+    get, path = "/api/v1/customers/{id}/loyalty/redemptions", tag = "loyalty",
+    params(("id" = Uuid, Path, description = "Customer id"), RedemptionsQuery),
+    responses(
+        (status = 200, description = "A page of redemptions", body = Page<Redemption>),
+        (status = 400, description = "Bad id, query or cursor", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Lacks `loyalty:read`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_redemptions(
+    _auth: Auth<scope::LoyaltyRead>,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    query: web::Query<RedemptionsQuery>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let q = query.into_inner();
+    let limit = page_limit(q.limit)?;
+    let cursor = q.cursor.filter(|c| !c.is_empty());
+    let status = q.status;
+    let page = state
+        .run(move |conn| {
+            let id = customers::resolve_id(conn, id)?.ok_or(StoreError::NotFound)?;
+            loyalty::redemptions_page(conn, id, status, cursor.as_deref(), limit)
+        })
+        .await
+        .map_err(customer_not_found)?;
+    Ok(HttpResponse::Ok().json(Page {
+        data: page.items,
+        next_cursor: page.next_cursor,
+    }))
 }
 
 /// A redemption of the customer's.

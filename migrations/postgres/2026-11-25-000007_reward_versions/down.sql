@@ -1,0 +1,2 @@
+ALTER TABLE loyalty_rewards DROP COLUMN updated_at;
+ALTER TABLE loyalty_rewards DROP COLUMN version;

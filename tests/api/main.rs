@@ -17,5 +17,6 @@ mod openapi;
 mod ops;
 mod pagination;
 mod scale_out;
+mod tickets;
 mod transfer;
 mod users;

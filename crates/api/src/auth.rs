@@ -356,7 +356,10 @@ pub mod scope {
         InteractionsRead,
         InteractionsWrite,
         LoyaltyRead,
-        LoyaltyWrite
+        LoyaltyWrite,
+        TicketsRead,
+        TicketsWrite,
+        TicketsPortal
     );
 }
 

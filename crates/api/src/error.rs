@@ -291,6 +291,11 @@ impl From<StoreError> for ApiError {
                 code: "not_found".into(),
                 message: format!("no such {}", field.trim_end_matches("_id")),
             }]),
+            StoreError::Immutable(field) => ApiError::Validation(vec![FieldError {
+                field: field.into(),
+                code: "immutable".into(),
+                message: "cannot change once set".into(),
+            }]),
             StoreError::InvalidCursor => ApiError::new(
                 Code::InvalidCursor,
                 "the cursor is not one this list returned for this sort",
@@ -318,6 +323,12 @@ fn conflict_detail(rule: &str) -> String {
         "redemption_cancelled" => "the redemption is cancelled already".into(),
         "loyalty_program_changed" => {
             "the loyalty program was changed by someone else meanwhile: read it again".into()
+        }
+        "ticket_closed" => "the ticket is closed: open a new one".into(),
+        "ticket_not_solved" => "only a solved or closed ticket can be rated".into(),
+        "already_rated" => "the ticket has been rated already".into(),
+        "sla_policy_target" => {
+            "another SLA policy already covers this priority and category".into()
         }
         other => format!("this would break the uniqueness rule `{other}`"),
     }

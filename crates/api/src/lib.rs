@@ -129,7 +129,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(routes::duplicates::configure)
                 .configure(routes::customers::configure)
                 .configure(routes::interactions::configure)
-                .configure(routes::loyalty::configure),
+                .configure(routes::loyalty::configure)
+                .configure(routes::tickets::configure),
         )
         .default_service(web::to(not_found));
 }

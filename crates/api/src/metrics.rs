@@ -19,6 +19,13 @@ pub struct Metrics {
     pub interactions_created: IntCounter,
     /// Points moved, by ledger entry kind and direction (`issued` or `taken`).
     pub loyalty_points: IntCounterVec,
+    pub tickets_created: IntCounter,
+    /// Status changes, by the status moved to.
+    pub ticket_status_changes: IntCounterVec,
+    /// CSAT ratings recorded, by rating.
+    pub ticket_ratings: IntCounterVec,
+    /// Open tickets whose SLA clock is breached now, by clock; set when `/metrics` is read.
+    pub tickets_sla_breached: IntGaugeVec,
     pub tokens_issued: IntCounter,
     pub auth_failures: IntCounter,
 }
@@ -64,6 +71,25 @@ impl Metrics {
             ),
             &["kind", "direction"],
         )?;
+        let tickets_created = IntCounter::new("tickets_created_total", "Support tickets opened")?;
+        let ticket_status_changes = IntCounterVec::new(
+            Opts::new(
+                "ticket_status_changes_total",
+                "Ticket status changes, by the status moved to",
+            ),
+            &["to"],
+        )?;
+        let ticket_ratings = IntCounterVec::new(
+            Opts::new("ticket_ratings_total", "CSAT ratings recorded, by rating"),
+            &["rating"],
+        )?;
+        let tickets_sla_breached = IntGaugeVec::new(
+            Opts::new(
+                "tickets_sla_breached",
+                "Unsolved tickets whose SLA clock is breached, by clock (first_response, resolution)",
+            ),
+            &["clock"],
+        )?;
         let tokens_issued = IntCounter::new("auth_tokens_issued_total", "Access tokens issued")?;
         let auth_failures = IntCounter::new(
             "auth_failures_total",
@@ -80,6 +106,10 @@ impl Metrics {
             Box::new(customers_archived.clone()),
             Box::new(interactions_created.clone()),
             Box::new(loyalty_points.clone()),
+            Box::new(tickets_created.clone()),
+            Box::new(ticket_status_changes.clone()),
+            Box::new(ticket_ratings.clone()),
+            Box::new(tickets_sla_breached.clone()),
             Box::new(tokens_issued.clone()),
             Box::new(auth_failures.clone()),
         ] {
@@ -99,6 +129,10 @@ impl Metrics {
             customers_archived,
             interactions_created,
             loyalty_points,
+            tickets_created,
+            ticket_status_changes,
+            ticket_ratings,
+            tickets_sla_breached,
             tokens_issued,
             auth_failures,
         })

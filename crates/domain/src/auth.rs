@@ -40,6 +40,7 @@ scopes! {
     LoyaltyWrite => "loyalty:write": "Move loyalty points.",
     TicketsRead => "tickets:read": "Read support tickets.",
     TicketsWrite => "tickets:write": "Create and work support tickets.",
+    TicketsPortal => "tickets:portal": "Customer-facing: read tickets and their public replies, open tickets, reply and rate as the customer.",
     CampaignsRead => "campaigns:read": "Read campaigns and segments.",
     CampaignsWrite => "campaigns:write": "Manage campaigns and segments.",
     AnalyticsRead => "analytics:read": "Run segmentation, CLV and attribution.",

@@ -445,7 +445,7 @@ impl CustomerDraft {
     }
 }
 
-fn dedup_labels(labels: &mut Vec<String>) {
+pub(crate) fn dedup_labels(labels: &mut Vec<String>) {
     let mut seen = std::collections::HashSet::new();
     labels.retain_mut(|t| {
         *t = t.trim().to_lowercase();
@@ -484,7 +484,7 @@ fn phones(list: &[String]) -> Result<(), ValidationError> {
     }
 }
 
-fn short_labels(list: &[String]) -> Result<(), ValidationError> {
+pub(crate) fn short_labels(list: &[String]) -> Result<(), ValidationError> {
     if list
         .iter()
         .all(|t| !t.is_empty() && t.chars().count() <= 50)

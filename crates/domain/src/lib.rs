@@ -73,6 +73,8 @@ pub mod customer;
 pub mod duplicates;
 pub mod interaction;
 pub mod loyalty;
+pub mod sla;
+pub mod ticket;
 pub mod time;
 pub mod validation;
 
@@ -93,6 +95,18 @@ impl Draft for customer::CustomerDraft {
 impl Draft for loyalty::RewardDraft {
     fn parse(self) -> Result<Self, ValidationFailure> {
         loyalty::RewardDraft::parse(self)
+    }
+}
+
+impl Draft for ticket::TicketDraft {
+    fn parse(self) -> Result<Self, ValidationFailure> {
+        ticket::TicketDraft::parse(self)
+    }
+}
+
+impl Draft for ticket::SlaPolicyDraft {
+    fn parse(self) -> Result<Self, ValidationFailure> {
+        ticket::SlaPolicyDraft::parse(self)
     }
 }
 

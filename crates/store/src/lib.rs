@@ -20,6 +20,7 @@ pub mod merge;
 pub mod page;
 pub mod schema;
 pub mod settings;
+pub mod tickets;
 pub mod timeline;
 mod types;
 pub mod users;
@@ -42,6 +43,9 @@ pub enum StoreError {
     /// A field names something that does not exist (e.g. an interaction's `customer_id`).
     #[error("no such {0}")]
     MissingReference(&'static str),
+    /// A field that cannot change after creation was changed.
+    #[error("{0} cannot change")]
+    Immutable(&'static str),
     #[error("invalid cursor")]
     InvalidCursor,
     #[error("could not connect to the database: {0}")]

@@ -1,11 +1,11 @@
 //! Duplicates and merging: finding customers that look like one person, and folding a duplicate
 //! into a survivor in one transaction.
 //!
-//! A merge moves everything the duplicate owns (interactions now; loyalty, tickets and campaign
-//! touches as those land) to the survivor, fills the survivor's blank fields from the duplicate,
-//! keeps the duplicate's id, e-mail and phone as aliases of the survivor (so old references still
-//! find someone), records the merge with a snapshot of the duplicate, and deletes the duplicate:
-//! afterwards nothing points at it.
+//! A merge moves everything the duplicate owns (interactions, loyalty entries, lots and
+//! redemptions, tickets and their events; campaign touches as those land) to the survivor, fills
+//! the survivor's blank fields from the duplicate, keeps the duplicate's id, e-mail and phone as
+//! aliases of the survivor (so old references still find someone), records the merge with a
+//! snapshot of the duplicate, and deletes the duplicate: afterwards nothing points at it.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -17,6 +17,7 @@ use crate::db::DbConn;
 use crate::interactions::{lock_customers, recompute_totals};
 use crate::schema::{
     customer_aliases, customer_merges, customers, interactions, loyalty_entries, loyalty_lots,
+    loyalty_redemptions, ticket_events, tickets,
 };
 use crate::types::{DbJson, DbTime, DbUuid};
 use crate::{StoreError, StoreResult};
@@ -137,6 +138,21 @@ pub fn merge(
             loyalty_lots::table.filter(loyalty_lots::customer_id.eq(DbUuid(duplicate_id))),
         )
         .set(loyalty_lots::customer_id.eq(DbUuid(survivor_id)))
+        .execute(conn)?;
+        diesel::update(
+            loyalty_redemptions::table
+                .filter(loyalty_redemptions::customer_id.eq(DbUuid(duplicate_id))),
+        )
+        .set(loyalty_redemptions::customer_id.eq(DbUuid(survivor_id)))
+        .execute(conn)?;
+        // Tickets and their history.
+        diesel::update(tickets::table.filter(tickets::customer_id.eq(DbUuid(duplicate_id))))
+            .set(tickets::customer_id.eq(DbUuid(survivor_id)))
+            .execute(conn)?;
+        diesel::update(
+            ticket_events::table.filter(ticket_events::customer_id.eq(DbUuid(duplicate_id))),
+        )
+        .set(ticket_events::customer_id.eq(DbUuid(survivor_id)))
         .execute(conn)?;
 
         // The duplicate's identifiers lead to the survivor from now on.

@@ -318,6 +318,106 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::{UuidType, TimestampType, JsonType};
+
+    sla_policies (id) {
+        id -> UuidType,
+        name -> Text,
+        priority -> Text,
+        category -> Nullable<Text>,
+        first_response_minutes -> BigInt,
+        resolution_minutes -> BigInt,
+        calendar -> Nullable<JsonType>,
+        version -> BigInt,
+        created_at -> TimestampType,
+        updated_at -> TimestampType,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::{UuidType, TimestampType, JsonType};
+
+    tickets (id) {
+        id -> UuidType,
+        customer_id -> UuidType,
+        subject -> Text,
+        description -> Nullable<Text>,
+        channel -> Text,
+        category -> Nullable<Text>,
+        tags -> JsonType,
+        priority -> Text,
+        status -> Text,
+        assignee_id -> Nullable<UuidType>,
+        product_model -> Nullable<Text>,
+        product_serial -> Nullable<Text>,
+        product_purchased_at -> Nullable<TimestampType>,
+        purchase_interaction_id -> Nullable<UuidType>,
+        custom_fields -> JsonType,
+        sla_terms -> Nullable<JsonType>,
+        sla_pauses -> JsonType,
+        first_response_due_at -> Nullable<TimestampType>,
+        resolution_due_at -> Nullable<TimestampType>,
+        first_response_breached -> Bool,
+        resolution_breached -> Bool,
+        first_responded_at -> Nullable<TimestampType>,
+        solved_at -> Nullable<TimestampType>,
+        closed_at -> Nullable<TimestampType>,
+        csat_rating -> Nullable<BigInt>,
+        csat_comment -> Nullable<Text>,
+        csat_at -> Nullable<TimestampType>,
+        created_by_type -> Nullable<Text>,
+        created_by_id -> Nullable<UuidType>,
+        version -> BigInt,
+        created_at -> TimestampType,
+        updated_at -> TimestampType,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::UuidType;
+
+    ticket_tags (tag, ticket_id) {
+        ticket_id -> UuidType,
+        tag -> Text,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::{UuidType, TimestampType};
+
+    ticket_events (id) {
+        id -> UuidType,
+        ticket_id -> UuidType,
+        customer_id -> UuidType,
+        kind -> Text,
+        from_value -> Nullable<Text>,
+        to_value -> Nullable<Text>,
+        actor_type -> Nullable<Text>,
+        actor_id -> Nullable<UuidType>,
+        created_at -> TimestampType,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::{UuidType, TimestampType};
+
+    ticket_messages (id) {
+        id -> UuidType,
+        ticket_id -> UuidType,
+        visibility -> Text,
+        author_type -> Text,
+        author_id -> UuidType,
+        body -> Text,
+        created_at -> TimestampType,
+    }
+}
+
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(interactions -> customers (customer_id));
 diesel::joinable!(customer_purchase_totals -> customers (customer_id));
@@ -325,6 +425,8 @@ diesel::joinable!(customer_aliases -> customers (customer_id));
 diesel::joinable!(customer_tags -> customers (customer_id));
 diesel::joinable!(loyalty_entries -> customers (customer_id));
 diesel::joinable!(loyalty_lots -> customers (customer_id));
+diesel::joinable!(tickets -> customers (customer_id));
+diesel::joinable!(ticket_tags -> tickets (ticket_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     api_keys,
@@ -343,5 +445,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     loyalty_consumptions,
     loyalty_rewards,
     loyalty_redemptions,
-    loyalty_reward_codes
+    loyalty_reward_codes,
+    sla_policies,
+    tickets,
+    ticket_tags,
+    ticket_events,
+    ticket_messages
 );

@@ -41,7 +41,7 @@ pub trait TimelineSource: Sync {
 }
 
 /// Every source of timeline events.
-pub static SOURCES: &[&dyn TimelineSource] = &[&InteractionEvents, &LoyaltyEvents];
+pub static SOURCES: &[&dyn TimelineSource] = &[&InteractionEvents, &LoyaltyEvents, &TicketEvents];
 
 const SORT: &str = "-occurred_at";
 
@@ -118,6 +118,33 @@ impl TimelineSource for LoyaltyEvents {
                     kind: "loyalty_entry",
                     id: e.id,
                     occurred_at: e.created_at,
+                    data: serde_json::to_value(&e)
+                        .map_err(|e| crate::StoreError::Corrupt(e.to_string()))?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Support tickets: opened, status, priority, assignee and category changes, first responses,
+/// ratings.
+struct TicketEvents;
+
+impl TimelineSource for TicketEvents {
+    fn events(
+        &self,
+        conn: &mut DbConn,
+        customer_id: Uuid,
+        before: Option<(DateTime<Utc>, Uuid)>,
+        limit: i64,
+    ) -> StoreResult<Vec<TimelineEvent>> {
+        crate::tickets::customer_events(conn, customer_id, before, limit)?
+            .into_iter()
+            .map(|e| {
+                Ok(TimelineEvent {
+                    kind: "ticket_event",
+                    id: e.id,
+                    occurred_at: e.at,
                     data: serde_json::to_value(&e)
                         .map_err(|e| crate::StoreError::Corrupt(e.to_string()))?,
                 })

@@ -58,6 +58,15 @@ pub async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> ApiResult<
         .metrics
         .pool_max
         .set(i64::from(state.db.pool_max_size()));
+    let now = rapport_domain::now();
+    if let Ok((first, resolution)) = state
+        .run(move |conn| rapport_store::tickets::breached_counts(conn, now))
+        .await
+    {
+        let g = &state.metrics.tickets_sla_breached;
+        g.with_label_values(&["first_response"]).set(first);
+        g.with_label_values(&["resolution"]).set(resolution);
+    }
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(state.metrics.render()))

@@ -326,7 +326,7 @@ pub async fn delete_interaction(
 /// One event on a customer's timeline.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TimelineEvent {
-    /// What kind of record: `interaction` or `loyalty_entry` (tickets and campaigns add theirs).
+    /// What kind of record: `interaction`, `loyalty_entry` or `ticket_event` (campaigns add theirs).
     #[serde(rename = "type")]
     pub kind: &'static str,
     /// The record's id.

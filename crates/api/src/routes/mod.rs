@@ -8,6 +8,7 @@ pub mod duplicates;
 pub mod health;
 pub mod interactions;
 pub mod loyalty;
+pub mod tickets;
 pub mod transfer;
 pub mod users;
 

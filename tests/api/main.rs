@@ -17,6 +17,7 @@ mod openapi;
 mod ops;
 mod pagination;
 mod scale_out;
+mod seed_loyalty;
 mod tickets;
 mod transfer;
 mod users;

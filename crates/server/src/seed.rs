@@ -17,19 +17,38 @@
 //!   quieter in southern Europe;
 //! - other interactions around purchases on every channel: order confirmations, shipping
 //!   messages, surveys, complaints with the staff note that closed them, feedback, support calls,
-//!   social mentions, chats before buying, win-back messages after a customer lapsed.
+//!   social mentions, chats before buying, win-back messages after a customer lapsed;
+//! - loyalty ([`loyalty`]): a supermarket-like program, put in place when there is none and
+//!   dated at the start of the history (one point per whole euro, pound or dollar; bronze,
+//!   silver and gold by the points of the last 365 days, earning ×1, ×1.25 and ×1.5; points
+//!   expire after 365 days), and a rewards catalog (10 % off at 1 000 points, 5 off at 500,
+//!   pairs of partner restaurant, cinema and hotel vouchers at 5 000, two of them in limited
+//!   stock). Each customer's purchases earn exactly as the API would have made them earn when
+//!   recorded (the program version in force, the tier multiplier of the moment, rounding, a lot
+//!   expiring with the program); some customers redeem when they have the points, taking from
+//!   the lots that expire first; the server's hourly expiry run expires what is left of lots
+//!   past their date, up to `--until`. The ledger is replayed per customer in time order with
+//!   the domain's rules, in the writer thread (it needs the rewards' stock), and bulk-inserted
+//!   with the customer's interactions, in the same transaction.
 //!
 //! Rows carry `source = "demo"` and external references `demo-<n>` (customers) and
-//! `demo-<n>-<k>` (interactions): seeding a database again skips the customers it already has.
+//! `demo-<n>-<k>` (interactions): seeding a database again skips the customers it already has,
+//! and their loyalty with them. The program is only written when there is none
+//! (`changed_by = "seed:demo"`; an existing program is used as it is, each purchase under the
+//! version in force at its time), the demo rewards only when the catalog has none of that name.
 //!
 //! Ids are UUIDv7 stamped with the day before `--until` (when the data was "loaded", as for an
 //! import; `created_at` and `occurred_at` carry the history's times) whose other bits grow with
 //! `(n, k)`: every transaction's interaction ids are above those of the one before, which is
 //! what [`finish_interactions`] needs to recompute only the customers it touched, and both
 //! customers and interactions are appended to their id-ordered indexes instead of scattered
-//! through them (a third less CPU for SQLite at 100 000 customers).
+//! through them (a third less CPU for SQLite at 100 000 customers). Loyalty entries (and their
+//! lots) are numbered the same way, in the customer's ledger order. Redemptions are UUIDv7
+//! stamped with their own time, as the API makes them: redemptions are listed by id. Reward
+//! codes, like every random choice, come from the seed.
 
 mod locales;
+pub mod loyalty;
 
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
@@ -48,13 +67,14 @@ use rapport_domain::customer::{
 use rapport_domain::interaction::{Direction, InteractionDraft, InteractionKind};
 use rapport_store::bulk::{
     bulk_session, customers_by_external_ref, finish_interactions, insert_customers,
-    insert_interactions, NewCustomer, NewInteraction,
+    insert_interactions, insert_loyalty, LoyaltyRows, NewCustomer, NewInteraction,
 };
 use rapport_store::{Db, DbConn, StoreError};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use locales::{City, Country, MothersDay, NumberPlacement, PhonePlan, PostalFormat, COUNTRIES};
+use loyalty::Loyalty;
 
 /// The `source` of every demo interaction.
 pub const SOURCE: &str = "demo";
@@ -103,6 +123,10 @@ pub struct DemoSummary {
     /// Interactions inserted, purchases included.
     pub interactions: u64,
     pub purchases: u64,
+    /// Loyalty ledger entries inserted (earn, redeem, expire).
+    pub loyalty_entries: u64,
+    /// Rewards redeemed.
+    pub redemptions: u64,
     pub elapsed: Duration,
 }
 
@@ -112,6 +136,8 @@ impl DemoSummary {
         self.skipped += other.skipped;
         self.interactions += other.interactions;
         self.purchases += other.purchases;
+        self.loyalty_entries += other.loyalty_entries;
+        self.redemptions += other.redemptions;
     }
 }
 
@@ -157,11 +183,19 @@ pub fn seed_demo(db: &Db, options: &DemoOptions) -> anyhow::Result<DemoSummary> 
     let mut conn = db.conn()?;
     let mut summary = bulk_session(&mut conn, |conn| generate_and_write(conn, options))?;
     summary.elapsed = started.elapsed();
+    tracing::info!(
+        entries = summary.loyalty_entries,
+        redemptions = summary.redemptions,
+        "demo loyalty written"
+    );
     Ok(summary)
 }
 
 fn generate_and_write(conn: &mut DbConn, options: &DemoOptions) -> anyhow::Result<DemoSummary> {
     let generator = Generator::new(options.seed, options.until)?;
+    let mut loyalty =
+        conn.transaction(|c| Loyalty::prepare(c, options.seed, generator.start, options.until))?;
+    let loyalty = &mut loyalty;
     let chunk = options.chunk.max(1) as u64;
     let per_transaction = options.per_transaction.max(1);
     let bar = progress_bar(options);
@@ -195,7 +229,7 @@ fn generate_and_write(conn: &mut DbConn, options: &DemoOptions) -> anyhow::Resul
                 while customers < per_transaction {
                     let Some(batch) = batches.next() else { break };
                     let batch = batch?;
-                    let (w, first) = write_batch(c, &batch)?;
+                    let (w, first) = write_batch(c, &batch, loyalty)?;
                     written.add(&w);
                     first_id = match (first_id, first) {
                         (Some(a), Some(b)) => Some(a.min(b)),
@@ -232,11 +266,12 @@ fn progress_bar(options: &DemoOptions) -> indicatif::ProgressBar {
     bar
 }
 
-/// Writes the customers of `batch` that are not there yet, with their interactions; returns
-/// the smallest interaction id written.
+/// Writes the customers of `batch` that are not there yet, with their interactions and their
+/// loyalty history; returns the smallest interaction id written.
 fn write_batch(
     c: &mut DbConn,
     batch: &[DemoCustomer],
+    loyalty: &mut Loyalty,
 ) -> Result<(DemoSummary, Option<Uuid>), StoreError> {
     let refs: Vec<&str> = batch.iter().map(|c| c.external_ref.as_str()).collect();
     {
@@ -266,6 +301,16 @@ fn write_batch(
             .collect();
         insert_interactions(c, &interactions)?;
         let first = interactions.iter().map(|i| i.id).min();
+        let mut rows = LoyaltyRows::default();
+        let mut redemptions = 0;
+        if !fresh.is_empty() {
+            loyalty.lock_catalog(c)?;
+            for d in &fresh {
+                redemptions += loyalty.customer(d, &mut rows);
+            }
+            insert_loyalty(c, &rows)?;
+            loyalty.take_stock(c)?;
+        }
         let written = DemoSummary {
             customers: customers.len() as u64,
             skipped: (batch.len() - customers.len()) as u64,
@@ -274,6 +319,8 @@ fn write_batch(
                 .iter()
                 .filter(|i| i.draft.is_purchase())
                 .count() as u64,
+            loyalty_entries: rows.entries.len() as u64,
+            redemptions,
             elapsed: Duration::ZERO,
         };
         Ok((written, first))

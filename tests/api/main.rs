@@ -18,6 +18,7 @@ mod ops;
 mod pagination;
 mod scale_out;
 mod seed_loyalty;
+mod seed_tickets;
 mod tickets;
 mod transfer;
 mod users;

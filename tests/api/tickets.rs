@@ -454,4 +454,73 @@ both_backends! {
         let window = get(&app, &app.admin_key, "/api/v1/tickets/stats?from=2026-11-24T05:00:00Z&to=2026-11-24T13:00:00Z").await;
         assert_eq!(window["tickets"], 2);
     }
+
+    async fn edge_values_round_trip_and_closed_tickets_stay_closed(app) {
+        // The largest double survives jsonb (serde_json parses it back exactly); so do tiny ones.
+        let big = json!({"x": 1.7976931348623157e308, "y": -2.2250738585072014e-308, "z": 12345678901234567890u64});
+        let c = app.create_customer(json!({"given_name": "Kim", "custom_attributes": big})).await;
+        let cid = c["id"].as_str().unwrap();
+        assert_eq!(get(&app, &app.admin_key, &format!("/api/v1/customers/{cid}")).await["custom_attributes"], big);
+        get(&app, &app.admin_key, "/api/v1/customers").await;
+        let t = open_ticket(&app, json!({"customer_id": cid, "subject": "ÉCRAN roto", "custom_fields": big})).await;
+        let id = t["id"].as_str().unwrap();
+        assert_eq!(get(&app, &app.admin_key, &format!("/api/v1/tickets/{id}")).await["custom_fields"], big);
+        // Case-insensitive search beyond ASCII, on both backends.
+        for q in ["%C3%A9cran", "%C3%89CRAN", "roto"] {
+            let found = get(&app, &app.admin_key, &format!("/api/v1/tickets?q={q}")).await;
+            assert_eq!(found["data"].as_array().unwrap().len(), 1, "{q}");
+        }
+        // Dates before 1970 are refused.
+        for at in ["0000-01-01T00:00:00+01:00", "1969-12-31T23:59:59Z"] {
+            for body in [json!({"customer_id": cid, "subject": "old", "opened_at": at}),
+                         json!({"customer_id": cid, "subject": "old", "product": {"model": "M", "purchased_at": at}})] {
+                let res = app.admin(Method::POST, "/api/v1/tickets").json(&body).send().await.unwrap();
+                assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+            }
+        }
+        // Solving a ticket nobody answered stops its first-response clock too.
+        add_policy(&app, json!({"name": "n", "priority": "normal", "first_response_minutes": 1, "resolution_minutes": 10})).await;
+        let quick = open_ticket(&app, json!({"customer_id": cid, "subject": "spam"})).await;
+        let quick_id = quick["id"].as_str().unwrap();
+        let solved = set_status(&app, quick_id, "solved").await;
+        assert_eq!(solved["sla"]["first_response"]["met_at"], solved["solved_at"]);
+        assert_eq!(solved["sla"]["breached"], false);
+        // A closed ticket takes no more changes.
+        set_status(&app, quick_id, "closed").await;
+        let p = assert_problem(patch(&app, quick_id, json!({"priority": "urgent"})).await, StatusCode::CONFLICT, "conflict").await;
+        assert!(p["detail"].as_str().unwrap().contains("closed"), "{p}");
+        // A merged duplicate's id stands for the survivor in a patch and in the list filter.
+        let dup = customer(&app, "Kim2").await;
+        let res = app.admin(Method::POST, &format!("/api/v1/customers/{cid}/merge")).json(&json!({"duplicate_id": dup})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let res = patch(&app, id, json!({"customer_id": dup})).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.json::<Value>().await.unwrap()["customer_id"], cid);
+        let listed = get(&app, &app.admin_key, &format!("/api/v1/tickets?customer_id={dup}")).await;
+        assert_eq!(listed["data"].as_array().unwrap().len(), 2);
+    }
+
+    async fn a_merge_moves_the_duplicate_s_tickets_and_redemptions(app) {
+        let survivor = customer(&app, "Lia").await;
+        let dup = customer(&app, "Lia B").await;
+        let t = open_ticket(&app, json!({"customer_id": dup, "subject": "Old phone"})).await;
+        reply(&app, &app.admin_key, t["id"].as_str().unwrap(), json!({"body": "hi"})).await;
+        let reward = app.admin(Method::POST, "/api/v1/loyalty/rewards")
+            .json(&json!({"name": "Coffee", "kind": "voucher", "cost_points": 10})).send().await.unwrap().json::<Value>().await.unwrap();
+        app.admin(Method::POST, &format!("/api/v1/customers/{dup}/loyalty/transactions"))
+            .json(&json!({"points": 50, "reason": "test"})).send().await.unwrap();
+        let res = app.admin(Method::POST, &format!("/api/v1/customers/{dup}/loyalty/redemptions"))
+            .json(&json!({"reward_id": reward["id"]})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let res = app.admin(Method::POST, &format!("/api/v1/customers/{survivor}/merge")).json(&json!({"duplicate_id": dup})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
+        let moved = get(&app, &app.admin_key, &format!("/api/v1/tickets/{}", t["id"].as_str().unwrap())).await;
+        assert_eq!(moved["customer_id"], survivor);
+        let mine = get(&app, &app.admin_key, &format!("/api/v1/customers/{survivor}/tickets")).await;
+        assert_eq!(mine["data"].as_array().unwrap().len(), 1);
+        let r = get(&app, &app.admin_key, &format!("/api/v1/customers/{survivor}/loyalty/redemptions")).await;
+        assert_eq!(r["data"].as_array().unwrap().len(), 1);
+        let timeline = get(&app, &app.admin_key, &format!("/api/v1/customers/{survivor}/timeline")).await;
+        assert!(timeline["data"].as_array().unwrap().iter().any(|e| e["type"] == "ticket_event"));
+    }
 }

@@ -121,6 +121,17 @@ pub fn new_id() -> uuid::Uuid {
     uuid::Uuid::now_v7()
 }
 
+/// A UUIDv7 stamped with `at` instead of now: for records whose creation time is given (a ticket
+/// opened earlier, demo history), so that id order stays creation order.
+pub fn new_id_at(at: chrono::DateTime<chrono::Utc>) -> uuid::Uuid {
+    let secs = u64::try_from(at.timestamp()).unwrap_or(0);
+    uuid::Uuid::new_v7(uuid::Timestamp::from_unix(
+        uuid::NoContext,
+        secs,
+        at.timestamp_subsec_nanos(),
+    ))
+}
+
 /// Now, in UTC, truncated to microseconds: both backends store microseconds, so values read back
 /// compare equal to the values written.
 pub fn now() -> chrono::DateTime<chrono::Utc> {

@@ -98,10 +98,10 @@ pub const INITIAL_STATUSES: &[TicketStatus] = &[TicketStatus::New, TicketStatus:
 pub struct Product {
     /// Model name or number, e.g. `Pixel 9 Pro`; earlier tickets about the same model are found by it.
     #[validate(length(min = 1, max = 200), custom(function = "validation::not_blank"))]
-    #[schema(max_length = 200, example = "Pixel 9 Pro")]
+    #[schema(min_length = 1, max_length = 200, example = "Pixel 9 Pro")]
     pub model: Option<String>,
     #[validate(length(min = 1, max = 200), custom(function = "validation::not_blank"))]
-    #[schema(max_length = 200)]
+    #[schema(min_length = 1, max_length = 200)]
     pub serial: Option<String>,
     /// When the customer bought it (RFC 3339); not in the future.
     #[serde(default, serialize_with = "crate::time::serialize_option")]
@@ -111,9 +111,12 @@ pub struct Product {
     pub purchase_interaction_id: Option<Uuid>,
 }
 
+/// Not in the future (5 minutes of clock skew allowed), and not before 1970.
 fn not_in_future(at: &DateTime<Utc>) -> Result<(), ValidationError> {
     if *at > crate::now() + chrono::Duration::minutes(5) {
         Err(error("not_in_future", "must not be in the future"))
+    } else if at.timestamp() < 0 {
+        Err(error("too_early", "must not be before 1970"))
     } else {
         Ok(())
     }
@@ -130,7 +133,7 @@ pub struct TicketDraft {
     /// Who asked for help.
     pub customer_id: Uuid,
     #[validate(length(min = 1, max = 200), custom(function = "validation::not_blank"))]
-    #[schema(max_length = 200, example = "Phone restarts by itself")]
+    #[schema(min_length = 1, max_length = 200, example = "Phone restarts by itself")]
     pub subject: String,
     #[validate(length(max = 20000))]
     #[schema(max_length = 20000)]
@@ -140,7 +143,7 @@ pub struct TicketDraft {
     pub channel: Channel,
     /// The desk's own classification, e.g. `hardware` or `billing`; SLA policies may be per category.
     #[validate(length(min = 1, max = 100), custom(function = "validation::not_blank"))]
-    #[schema(max_length = 100, example = "hardware")]
+    #[schema(min_length = 1, max_length = 100, example = "hardware")]
     pub category: Option<String>,
     /// Free labels; stored in lower case, without duplicates.
     #[serde(default)]
@@ -191,6 +194,16 @@ impl TicketDraft {
         }
         self.validate()?;
         Ok(self)
+    }
+
+    /// What `q` searches: subject and description, lower-cased (Unicode, so `ÉCRAN` finds `écran`).
+    pub fn search_text(&self) -> String {
+        let mut text = self.subject.to_lowercase();
+        if let Some(d) = &self.description {
+            text.push('\n');
+            text.push_str(&d.to_lowercase());
+        }
+        text
     }
 
     pub fn product_model(&self) -> Option<&str> {
@@ -297,7 +310,7 @@ pub struct CsatDraft {
 }
 
 /// A recorded rating.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Csat {
     pub rating: i64,
     pub comment: Option<String>,
@@ -419,13 +432,13 @@ pub struct TicketEvent {
 #[serde(deny_unknown_fields)]
 pub struct SlaPolicyDraft {
     #[validate(length(min = 1, max = 200), custom(function = "validation::not_blank"))]
-    #[schema(max_length = 200, example = "Urgent hardware")]
+    #[schema(min_length = 1, max_length = 200, example = "Urgent hardware")]
     pub name: String,
     /// The priority it applies to.
     pub priority: Priority,
     /// Only tickets of this category; absent: every category without a policy of its own.
     #[validate(length(min = 1, max = 100), custom(function = "validation::not_blank"))]
-    #[schema(max_length = 100)]
+    #[schema(min_length = 1, max_length = 100)]
     pub category: Option<String>,
     /// Minutes (of business time) to the first public agent reply.
     #[validate(range(min = 1, max = 525_600))]

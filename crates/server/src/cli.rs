@@ -271,11 +271,15 @@ fn seed(config: &Config, cmd: SeedCommand) -> anyhow::Result<()> {
             options.per_transaction = per_transaction;
             let s = crate::seed::seed_demo(&db, &options)?;
             println!(
-                "seeded {} customers ({} already there), {} interactions ({} purchases) in {:.1} s",
+                "seeded {} customers ({} already there), {} interactions ({} purchases), \
+                 {} loyalty entries ({} redemptions), {} tickets in {:.1} s",
                 s.customers,
                 s.skipped,
                 s.interactions,
                 s.purchases,
+                s.loyalty_entries,
+                s.redemptions,
+                s.tickets,
                 s.elapsed.as_secs_f64()
             );
         }

@@ -31,6 +31,12 @@
 //!   the domain's rules, in the writer thread (it needs the rewards' stock), and bulk-inserted
 //!   with the customer's interactions, in the same transaction.
 //!
+//! - a service desk ([`tickets`]): SLA policies (urgent and high in business hours, the others
+//!   24/7) when there are none, six agents, and tickets about what customers bought (electronics
+//!   most often), each lived through the store's own ticket calls at its simulated times:
+//!   answered, sometimes pending on the customer, solved, sometimes reopened, mostly closed,
+//!   often rated.
+//!
 //! Rows carry `source = "demo"` and external references `demo-<n>` (customers) and
 //! `demo-<n>-<k>` (interactions): seeding a database again skips the customers it already has,
 //! and their loyalty with them. The program is only written when there is none
@@ -49,6 +55,7 @@
 
 mod locales;
 pub mod loyalty;
+pub mod tickets;
 
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
@@ -127,6 +134,8 @@ pub struct DemoSummary {
     pub loyalty_entries: u64,
     /// Rewards redeemed.
     pub redemptions: u64,
+    /// Support tickets opened.
+    pub tickets: u64,
     pub elapsed: Duration,
 }
 
@@ -138,6 +147,7 @@ impl DemoSummary {
         self.purchases += other.purchases;
         self.loyalty_entries += other.loyalty_entries;
         self.redemptions += other.redemptions;
+        self.tickets += other.tickets;
     }
 }
 
@@ -196,6 +206,8 @@ fn generate_and_write(conn: &mut DbConn, options: &DemoOptions) -> anyhow::Resul
     let mut loyalty =
         conn.transaction(|c| Loyalty::prepare(c, options.seed, generator.start, options.until))?;
     let loyalty = &mut loyalty;
+    let desk = conn.transaction(|c| tickets::Desk::prepare(c, options.seed, options.until))?;
+    let desk = &desk;
     let chunk = options.chunk.max(1) as u64;
     let per_transaction = options.per_transaction.max(1);
     let bar = progress_bar(options);
@@ -229,7 +241,7 @@ fn generate_and_write(conn: &mut DbConn, options: &DemoOptions) -> anyhow::Resul
                 while customers < per_transaction {
                     let Some(batch) = batches.next() else { break };
                     let batch = batch?;
-                    let (w, first) = write_batch(c, &batch, loyalty)?;
+                    let (w, first) = write_batch(c, &batch, loyalty, desk)?;
                     written.add(&w);
                     first_id = match (first_id, first) {
                         (Some(a), Some(b)) => Some(a.min(b)),
@@ -272,6 +284,7 @@ fn write_batch(
     c: &mut DbConn,
     batch: &[DemoCustomer],
     loyalty: &mut Loyalty,
+    desk: &tickets::Desk,
 ) -> Result<(DemoSummary, Option<Uuid>), StoreError> {
     let refs: Vec<&str> = batch.iter().map(|c| c.external_ref.as_str()).collect();
     {
@@ -311,6 +324,10 @@ fn write_batch(
             insert_loyalty(c, &rows)?;
             loyalty.take_stock(c)?;
         }
+        let mut opened = 0;
+        for d in &fresh {
+            opened += desk.customer(c, d)?;
+        }
         let written = DemoSummary {
             customers: customers.len() as u64,
             skipped: (batch.len() - customers.len()) as u64,
@@ -321,6 +338,7 @@ fn write_batch(
                 .count() as u64,
             loyalty_entries: rows.entries.len() as u64,
             redemptions,
+            tickets: opened,
             elapsed: Duration::ZERO,
         };
         Ok((written, first))

@@ -250,11 +250,13 @@ fn sla_of(
 ) -> StoreResult<TicketSla> {
     let hours = BusinessHours::for_calendar(terms.calendar.as_ref())
         .map_err(|e| corrupt("sla calendar", e))?;
+    // Solving a ticket before anyone answered it (a duplicate, spam, fixed by itself) stops
+    // the first-response clock too.
     let first = Clock {
         target_minutes: terms.first_response_minutes,
         started_at: created_at,
         pauses: &[],
-        met_at: first_responded_at,
+        met_at: first_responded_at.or(solved_at),
     }
     .state(&hours, now);
     let spans: Vec<Pause> = pauses
@@ -306,9 +308,7 @@ struct Row {
     first_responded_at: Option<DbTime>,
     solved_at: Option<DbTime>,
     closed_at: Option<DbTime>,
-    csat_rating: Option<i64>,
-    csat_comment: Option<String>,
-    csat_at: Option<DbTime>,
+    csat: Option<DbJson>,
     created_by_type: Option<String>,
     created_by_id: Option<DbUuid>,
     version: i64,
@@ -381,14 +381,11 @@ impl Row {
             (Some(k), Some(id)) => Actor::from_parts(&k, id.0),
             _ => None,
         };
-        let csat = match (self.csat_rating, self.csat_at) {
-            (Some(rating), Some(at)) => Some(Csat {
-                rating,
-                comment: self.csat_comment,
-                rated_at: at.0,
-            }),
-            _ => None,
-        };
+        let csat: Option<Csat> = self
+            .csat
+            .map(|j| j.parse())
+            .transpose()
+            .map_err(|e| corrupt("tickets.csat", e))?;
         Ok(Stored {
             ticket: Ticket {
                 id: self.id.0,
@@ -549,8 +546,9 @@ pub fn insert(
     actor: Option<Actor>,
     now: DateTime<Utc>,
 ) -> StoreResult<Ticket> {
-    let id = rapport_domain::new_id();
     let opened = d.opened_at.unwrap_or(now);
+    // Stamped with the opening time, so that lists by id are lists by opening time.
+    let id = rapport_domain::new_id_at(opened);
     conn.transaction(|conn| {
         lock_customers(conn, &[d.customer_id])?;
         check_references(conn, d)?;
@@ -584,6 +582,7 @@ pub fn insert(
                     tickets::sla_terms.eq(terms.as_ref().map(DbJson::of)),
                 ),
                 (
+                    tickets::search_text.eq(d.search_text()),
                     tickets::sla_pauses.eq(DbJson::of(&Vec::<PauseSpan>::new())),
                     tickets::first_response_due_at.eq(derived.first_response_due_at),
                     tickets::resolution_due_at.eq(derived.resolution_due_at),
@@ -675,6 +674,18 @@ pub fn update(
             return Err(StoreError::VersionMismatch.into());
         }
         let old = &current.ticket.draft;
+        if old.status == TicketStatus::Closed {
+            // Closed is final: a status change names the (no) allowed statuses, anything else
+            // is refused as a change to a closed ticket.
+            return Err(if d.status != TicketStatus::Closed {
+                TicketError::Transition(TransitionError::Illegal {
+                    from: old.status,
+                    to: d.status,
+                })
+            } else {
+                StoreError::Conflict("ticket_closed").into()
+            });
+        }
         if d.opened_at.is_some_and(|o| o != current.ticket.created_at) {
             return Err(StoreError::Immutable("opened_at").into());
         }
@@ -747,6 +758,7 @@ pub fn update(
                 tickets::sla_terms.eq(terms.as_ref().map(DbJson::of)),
             ),
             (
+                tickets::search_text.eq(d.search_text()),
                 tickets::sla_pauses.eq(DbJson::of(&clock.pauses)),
                 tickets::first_response_due_at.eq(derived.first_response_due_at),
                 tickets::resolution_due_at.eq(derived.resolution_due_at),
@@ -841,8 +853,6 @@ pub struct TicketFilter {
     pub except_id: Option<Uuid>,
 }
 
-diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
-
 /// `%text%` for LIKE, with the pattern characters escaped (`\` is the escape character).
 fn contains_pattern(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
@@ -903,6 +913,7 @@ pub fn list(
             .or(tickets::resolution_breached)
             .or(tickets::first_responded_at
                 .is_null()
+                .and(tickets::solved_at.is_null())
                 .and(tickets::first_response_due_at.is_not_null())
                 .and(tickets::first_response_due_at.assume_not_null().lt(n)))
             .or(tickets::resolution_due_at
@@ -915,15 +926,10 @@ pub fn list(
         };
     }
     if let Some(text) = f.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        let pattern = contains_pattern(text);
         q = q.filter(
-            lower(tickets::subject)
-                .like(pattern.clone())
-                .escape('\\')
-                .or(lower(tickets::description.assume_not_null())
-                    .like(pattern)
-                    .escape('\\')
-                    .and(tickets::description.is_not_null())),
+            tickets::search_text
+                .like(contains_pattern(text))
+                .escape('\\'),
         );
     }
     if let Some(t) = f.created_after {
@@ -1286,15 +1292,18 @@ pub fn rate(
             return Err(StoreError::Conflict("ticket_not_solved"));
         }
         // Conditional on no rating yet: two concurrent ratings cannot both land.
+        let csat = Csat {
+            rating: d.rating,
+            comment: d.comment.clone(),
+            rated_at: now,
+        };
         let n = diesel::update(
             tickets::table
                 .find(DbUuid(ticket_id))
-                .filter(tickets::csat_rating.is_null()),
+                .filter(tickets::csat.is_null()),
         )
         .set((
-            tickets::csat_rating.eq(Some(d.rating)),
-            tickets::csat_comment.eq(&d.comment),
-            tickets::csat_at.eq(Some(DbTime(now))),
+            tickets::csat.eq(Some(DbJson::of(&csat))),
             tickets::version.eq(tickets::version + 1),
             tickets::updated_at.eq(DbTime(now)),
         ))
@@ -1344,7 +1353,7 @@ pub fn stats_rows(
         bool,
         Option<DbTime>,
         Option<DbTime>,
-        Option<i64>,
+        Option<DbJson>,
     );
     let rows: Vec<R> = q
         .select((
@@ -1359,7 +1368,7 @@ pub fn stats_rows(
             tickets::resolution_breached,
             tickets::first_response_due_at,
             tickets::resolution_due_at,
-            tickets::csat_rating,
+            tickets::csat,
         ))
         .order(tickets::id)
         .load(conn)?;
@@ -1379,7 +1388,8 @@ pub fn stats_rows(
                 rd,
                 csat,
             )| {
-                let late_response = responded.is_none() && frd.is_some_and(|d| d.0 < now);
+                let late_response =
+                    responded.is_none() && solved.is_none() && frd.is_some_and(|d| d.0 < now);
                 let late_resolution = rd.is_some_and(|d| d.0 < now);
                 Ok(TicketFacts {
                     status: TicketStatus::parse(&status)
@@ -1391,7 +1401,11 @@ pub fn stats_rows(
                     solved_at: solved.map(|t| t.0),
                     has_sla: terms.is_some(),
                     breached: frb || rb || late_response || late_resolution,
-                    csat,
+                    csat: csat
+                        .map(|j| j.parse::<Csat>())
+                        .transpose()
+                        .map_err(|e| corrupt("tickets.csat", e))?
+                        .map(|c| c.rating),
                 })
             },
         )
@@ -1412,6 +1426,7 @@ pub fn breached_counts(conn: &mut DbConn, now: DateTime<Utc>) -> StoreResult<(i6
         .filter(
             tickets::first_response_breached.or(tickets::first_responded_at
                 .is_null()
+                .and(tickets::solved_at.is_null())
                 .and(tickets::first_response_due_at.is_not_null())
                 .and(tickets::first_response_due_at.assume_not_null().lt(n))),
         )

@@ -44,9 +44,10 @@ CREATE TABLE tickets (
     first_responded_at       TIMESTAMPTZ,
     solved_at                TIMESTAMPTZ,
     closed_at                TIMESTAMPTZ,
-    csat_rating              BIGINT,
-    csat_comment             TEXT,
-    csat_at                  TIMESTAMPTZ,
+    -- The customer's rating once given: {"rating", "comment", "rated_at"}.
+    csat                     JSONB,
+    -- Subject and description folded to lower case (Unicode) for `q`; SQLite's lower() is ASCII-only.
+    search_text              TEXT NOT NULL,
     created_by_type          TEXT,
     created_by_id            UUID,
     version                  BIGINT NOT NULL,

@@ -44,9 +44,10 @@ CREATE TABLE tickets (
     first_responded_at       TEXT,
     solved_at                TEXT,
     closed_at                TEXT,
-    csat_rating              BIGINT,
-    csat_comment             TEXT,
-    csat_at                  TEXT,
+    -- The customer's rating once given: {"rating", "comment", "rated_at"}.
+    csat                     TEXT,
+    -- Subject and description folded to lower case (Unicode) for `q`; SQLite's lower() is ASCII-only.
+    search_text              TEXT NOT NULL,
     created_by_type          TEXT,
     created_by_id            TEXT,
     version                  BIGINT NOT NULL,

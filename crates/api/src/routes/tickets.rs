@@ -295,6 +295,10 @@ pub async fn patch_ticket(
             async move {
                 let to = draft.status;
                 let (before, t) = write_ticket(&state, move |conn| {
+                    let mut draft = draft;
+                    // A merged duplicate's id stands for its survivor.
+                    draft.customer_id = customers::resolve_id(conn, draft.customer_id)?
+                        .ok_or(StoreError::MissingReference("customer_id"))?;
                     let before = tickets::get(conn, id, now)?.draft.status;
                     Ok((
                         before,
@@ -432,7 +436,14 @@ pub async fn list_tickets(
     let cursor = q.cursor.filter(|c| !c.is_empty());
     let now = rapport_domain::now();
     let page = state
-        .run(move |conn| tickets::list(conn, &filter, order, cursor.as_deref(), limit, now))
+        .run(move |conn| {
+            let mut filter = filter;
+            if let Some(c) = filter.customer_id {
+                // A merged duplicate's id lists the survivor's tickets.
+                filter.customer_id = Some(customers::resolve_id(conn, c)?.unwrap_or(c));
+            }
+            tickets::list(conn, &filter, order, cursor.as_deref(), limit, now)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(Page {
         data: page.items,

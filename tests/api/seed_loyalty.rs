@@ -79,7 +79,7 @@ both_backends! {
         assert_eq!(program["expiry_days"], 365);
         let currencies: Vec<&str> = program["earn_rules"].as_array().unwrap().iter()
             .map(|r| r["currency"].as_str().unwrap()).collect();
-        assert_eq!(currencies, ["EUR", "GBP", "USD"]);
+        assert_eq!(currencies, ["EUR", "GBP", "USD", "MXN", "ARS", "BRL"]);
         let tiers: Vec<&str> = program["tiers"].as_array().unwrap().iter()
             .map(|t| t["name"].as_str().unwrap()).collect();
         assert_eq!(tiers, ["bronze", "silver", "gold"]);
@@ -126,12 +126,21 @@ both_backends! {
             let within = |d: &str| e[format!("within_{d}_days")].as_i64().unwrap();
             assert!(within("30") <= within("60") && within("60") <= within("90") && within("90") <= balance);
 
-            // One earn entry per purchase in an earning currency; at 1 point per unit while the
+            // One earn entry per purchase that earns a point; at the currency's base rate while the
             // customer stayed bronze (fewer than 500 points in any 365 days, so never more).
             let by_source: HashMap<&str, &Value> = earns.iter()
                 .map(|e| (e["source"]["id"].as_str().unwrap(), *e)).collect();
             let purchases: Vec<_> = c.interactions.iter().filter(|(_, i)| i.is_purchase()).collect();
-            let earning = matches!(c.draft.preferences.currency.as_deref(), Some("EUR" | "GBP" | "USD"));
+            // Points per whole units, (points, units), by currency.
+            let (rate, per) = match c.draft.preferences.currency.as_deref() {
+                Some("EUR" | "GBP" | "USD") => (1, 1),
+                Some("MXN") => (1, 14),
+                Some("ARS") => (1, 900),
+                Some("BRL") => (2, 7),
+                _ => (0, 1),
+            };
+            let earning = rate > 0;
+            let base = |amount: i64| amount * rate / (100 * per);
             let always_bronze = earns.iter().map(|e| points(e)).sum::<i64>() < 500;
             for (iid, i) in &purchases {
                 let amount = i.amount_minor.unwrap();
@@ -142,11 +151,11 @@ both_backends! {
                         assert_eq!(e["program_version"], 1);
                         assert_eq!(time(&e["expires_at"]), i.occurred_at + Duration::days(365));
                         if always_bronze {
-                            assert_eq!(points(e), amount / 100, "customer {}", c.n);
+                            assert_eq!(points(e), base(amount), "customer {}", c.n);
                             bronze_checked += 1;
                         }
                     }
-                    None => assert!(!earning || amount < 100, "customer {} purchase {iid}", c.n),
+                    None => assert!(base(amount) == 0, "customer {} purchase {iid}", c.n),
                 }
             }
             assert_eq!(earns.len(), by_source.len());
@@ -174,7 +183,8 @@ both_backends! {
             let created: Vec<DateTime<Utc>> = listed.iter().map(|r| time(&r["created_at"])).collect();
             assert!(created.windows(2).all(|w| w[0] >= w[1]), "redemptions newest first");
 
-            if balance >= 500 && earning && spender.is_none() {
+            // (The demo's 5-off rewards are in euros, pounds and dollars.)
+            if balance >= 500 && (rate, per) == (1, 1) && spender.is_none() {
                 spender = Some((id.clone(), balance, c.draft.preferences.currency.clone().unwrap()));
             }
             if c.n % 20 == 0 || !listed.is_empty() {

@@ -17,11 +17,21 @@ pub struct EarnRule {
     #[validate(custom(function = "validation::currency_code"))]
     #[schema(example = "USD")]
     pub currency: String,
-    /// Points per whole unit of the currency (per dollar, not per cent), before the tier's
-    /// multiplier.
+    /// Points per whole unit of the currency (per dollar, not per cent), or per `per_units`
+    /// units, before the tier's multiplier.
     #[validate(range(min = 1, max = 10_000))]
     #[schema(minimum = 1, maximum = 10_000)]
     pub points_per_unit: i64,
+    /// How many whole units earn `points_per_unit` (default 1): for currencies worth little,
+    /// e.g. one point per 20 Mexican pesos is `points_per_unit: 1, per_units: 20`.
+    #[serde(default = "one_unit")]
+    #[validate(range(min = 1, max = 1_000_000))]
+    #[schema(minimum = 1, maximum = 1_000_000, default = 1)]
+    pub per_units: i64,
+}
+
+fn one_unit() -> i64 {
+    1
 }
 
 crate::string_enum! {
@@ -137,11 +147,12 @@ impl ProgramDraft {
         let exponent = iso_currency::Currency::from_code(currency)
             .and_then(|c| c.exponent())
             .unwrap_or(0);
-        // points = amount_minor / 10^exponent × rate × multiplier / 100, in exact integers.
+        // points = amount_minor / 10^exponent × rate / per_units × multiplier / 100, in exact
+        // integers.
         let numerator = i128::from(amount_minor.max(0))
             * i128::from(rule.points_per_unit)
             * i128::from(multiplier_percent);
-        let denominator = 100 * 10i128.pow(u32::from(exponent));
+        let denominator = 100 * 10i128.pow(u32::from(exponent)) * i128::from(rule.per_units.max(1));
         let points = match self.rounding {
             Rounding::Down => numerator / denominator,
             Rounding::Nearest => (numerator + denominator / 2) / denominator,
@@ -644,6 +655,36 @@ mod tests {
             i64::MAX / 10 + 1,
             "no overflow"
         );
+    }
+
+    #[test]
+    fn currencies_worth_little_earn_per_several_units() {
+        let p = program(json!({"earn_rules": [
+            {"currency": "MXN", "points_per_unit": 1, "per_units": 20},
+            {"currency": "BRL", "points_per_unit": 2, "per_units": 7}
+        ]}))
+        .unwrap();
+        assert_eq!(
+            p.points_for(39_999, "MXN", 100),
+            19,
+            "399.99 pesos: 19 whole twenties"
+        );
+        assert_eq!(p.points_for(40_000, "MXN", 150), 30, "×1.5");
+        assert_eq!(
+            p.points_for(7_000, "BRL", 100),
+            20,
+            "70 reais: 2 points per 7"
+        );
+        assert_eq!(
+            p.points_for(i64::MAX, "MXN", 1_000),
+            i64::MAX / 200,
+            "no overflow"
+        );
+        let bad = program(
+            json!({"earn_rules": [{"currency": "MXN", "points_per_unit": 1, "per_units": 0}]}),
+        )
+        .unwrap_err();
+        assert_eq!(bad.0[0].field, "earn_rules[0].per_units");
     }
 
     #[test]

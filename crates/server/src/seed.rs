@@ -19,9 +19,9 @@
 //!   messages, surveys, complaints with the staff note that closed them, feedback, support calls,
 //!   social mentions, chats before buying, win-back messages after a customer lapsed;
 //! - loyalty ([`loyalty`]): a supermarket-like program, put in place when there is none and
-//!   dated at the start of the history (one point per whole euro, pound or dollar; bronze,
-//!   silver and gold by the points of the last 365 days, earning ×1, ×1.25 and ×1.5; points
-//!   expire after 365 days), and a rewards catalog (10 % off at 1 000 points, 5 off at 500,
+//!   dated at the start of the history (one point per whole euro, pound or dollar, and as much
+//!   per peso or real as the demo's prices make comparable; bronze, silver and gold by the
+//!   points of the last 365 days, earning ×1, ×1.25 and ×1.5; points expire after 365 days), and a rewards catalog (10 % off at 1 000 points, 5 off at 500,
 //!   pairs of partner restaurant, cinema and hotel vouchers at 5 000, two of them in limited
 //!   stock). Each customer's purchases earn exactly as the API would have made them earn when
 //!   recorded (the program version in force, the tier multiplier of the moment, rounding, a lot

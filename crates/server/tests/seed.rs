@@ -237,9 +237,13 @@ fn check_loyalty(conn: &mut DbConn, customers: &[DemoCustomer], until: DateTime<
         let mut expected_earns = 0;
         for (id, i) in c.interactions.iter().filter(|(_, i)| i.is_purchase()) {
             let at = i.occurred_at;
-            let rate = match i.currency.as_deref().unwrap() {
-                "EUR" | "GBP" | "USD" => 1,
-                _ => 0,
+            // Points per whole units: (points, units).
+            let (rate, per) = match i.currency.as_deref().unwrap() {
+                "EUR" | "GBP" | "USD" => (1, 1),
+                "MXN" => (1, 14),
+                "ARS" => (1, 900),
+                "BRL" => (2, 7),
+                _ => (0, 1),
             };
             let window: i64 = awarded
                 .iter()
@@ -253,7 +257,7 @@ fn check_loyalty(conn: &mut DbConn, customers: &[DemoCustomer], until: DateTime<
             } else {
                 100
             };
-            let points = i.amount_minor.unwrap() * rate * multiplier / 10_000;
+            let points = i.amount_minor.unwrap() * rate * multiplier / (10_000 * per);
             if points == 0 {
                 assert!(!earns.contains_key(id), "customer {} purchase {id}", c.n);
                 continue;

@@ -44,17 +44,15 @@ const LOYALTY_STREAM: u64 = 1 << 32;
 const EXPIRY_RUN_MICROS: i64 = 3_600_000_000;
 
 /// The seeds' supermarket, put in place when there is no program: one point per whole unit of
-/// the euro, the pound and the dollar; bronze, silver and gold by the points of the last 365
-/// days; points expire after 365 days.
-///
-/// The other demo currencies (the Mexican, Argentine and Brazilian peso and real, worth 1/14,
-/// 1/900 and 1/3.5 of a euro in the demo's prices) get no earn rule: a rule gives at least one
-/// point per whole unit, which would make their points worth 3.5 to 900 times less than the
-/// others'. Their purchases earn nothing, as the API would do.
+/// the euro, the pound and the dollar, and as much per peso or real as their value in the demo's
+/// prices makes comparable (one point per 14 Mexican pesos, per 900 Argentine pesos, two per 7
+/// Brazilian reais); bronze, silver and gold by the points of the last 365 days; points expire
+/// after 365 days.
 pub fn demo_program() -> ProgramDraft {
-    let rule = |currency: &str| EarnRule {
+    let rule = |currency: &str, points_per_unit, per_units| EarnRule {
         currency: currency.to_owned(),
-        points_per_unit: 1,
+        points_per_unit,
+        per_units,
     };
     let tier = |name: &str, min_points, earn_multiplier_percent| Tier {
         name: name.to_owned(),
@@ -62,7 +60,14 @@ pub fn demo_program() -> ProgramDraft {
         earn_multiplier_percent,
     };
     ProgramDraft {
-        earn_rules: vec![rule("EUR"), rule("GBP"), rule("USD")],
+        earn_rules: vec![
+            rule("EUR", 1, 1),
+            rule("GBP", 1, 1),
+            rule("USD", 1, 1),
+            rule("MXN", 1, 14),
+            rule("ARS", 1, 900),
+            rule("BRL", 2, 7),
+        ],
         rounding: Rounding::Down,
         tiers: vec![
             tier("bronze", 0, 100),

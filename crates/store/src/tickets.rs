@@ -694,8 +694,21 @@ pub fn update(
         } else {
             lock_customers(conn, &[d.customer_id])?;
         }
-        check_references(conn, d)?;
-        let settings = desk_settings(conn)?;
+        // References are checked when they change: a ticket of a customer archived since can
+        // still be worked and closed.
+        let purchase = |t: &TicketDraft| t.product.as_ref().and_then(|p| p.purchase_interaction_id);
+        if d.customer_id != old.customer_id
+            || d.assignee_id != old.assignee_id
+            || purchase(d) != purchase(old)
+        {
+            check_references(conn, d)?;
+        }
+        // The window only matters to a reopen.
+        let settings = if old.status == TicketStatus::Solved && d.status == TicketStatus::Open {
+            desk_settings(conn)?
+        } else {
+            DeskSettings::default()
+        };
         check_transition(
             old.status,
             d.status,

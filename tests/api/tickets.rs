@@ -294,6 +294,9 @@ both_backends! {
         assert_eq!(mine["data"].as_array().unwrap().len(), 1);
         let events = get(&app, &agent, &format!("/api/v1/tickets/{id}/events")).await;
         assert!(events["data"].as_array().unwrap().iter().any(|e| e["kind"] == "first_response"));
+        let metrics = app.anon(Method::GET, "/metrics").send().await.unwrap().text().await.unwrap();
+        assert!(metrics.contains("rapport_tickets_created_total 1"), "{metrics}");
+        assert!(metrics.contains("rapport_ticket_status_changes_total{to=\"open\"} 1"), "{metrics}");
     }
 
     async fn satisfaction_is_rated_once_after_solving_through_the_customer_facing_scope(app) {

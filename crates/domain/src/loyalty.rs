@@ -175,7 +175,7 @@ impl ProgramDraft {
 }
 
 /// A program as stored: the draft plus its version.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Program {
     /// Starts at 1; every change makes the next.
     pub version: i64,
@@ -184,6 +184,22 @@ pub struct Program {
     #[serde(serialize_with = "crate::time::serialize")]
     pub created_at: DateTime<Utc>,
 }
+
+/// The fields a stored program adds to its draft (for the schema only).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct ProgramMeta {
+    /// Starts at 1; every change makes the next.
+    version: i64,
+    created_at: DateTime<Utc>,
+}
+
+crate::flat_schema!(
+    Program,
+    ProgramDraft,
+    ProgramMeta,
+    "The loyalty program in force: its definition and version."
+);
 
 crate::string_enum! {
     /// What a ledger entry did.
@@ -488,7 +504,7 @@ impl RewardDraft {
 }
 
 /// A reward in the catalog.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Reward {
     pub id: Uuid,
     #[serde(flatten)]
@@ -502,6 +518,21 @@ pub struct Reward {
     #[serde(serialize_with = "crate::time::serialize")]
     pub updated_at: DateTime<Utc>,
 }
+
+/// The fields a stored reward adds to its terms (for the schema only).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct RewardMeta {
+    id: Uuid,
+    /// Inactive rewards cannot be redeemed.
+    active: bool,
+    /// Bumped by every change, redemptions' stock included; the ETag.
+    version: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+crate::flat_schema!(Reward, RewardDraft, RewardMeta, "A reward in the catalog.");
 
 crate::string_enum! {
     /// Where a redemption stands.

@@ -1030,19 +1030,21 @@ fn message_of(r: MessageRow) -> StoreResult<Message> {
 
 /// Adds a reply or note. The first public reply by staff stamps the first response (and opens a
 /// `new` ticket); a customer's reply to a `pending` ticket opens it again. A closed ticket takes
-/// no more messages (`Conflict("ticket_closed")`).
+/// no more messages (`Conflict("ticket_closed")`). `author: None` is the ticket's customer.
+/// Returns the message, the ticket after it, and the status it moved from if it moved.
 pub fn add_message(
     conn: &mut DbConn,
     ticket_id: Uuid,
     d: &MessageDraft,
-    author: Actor,
+    author: Option<Actor>,
     now: DateTime<Utc>,
-) -> Result<(Message, Ticket), TicketError> {
+) -> Result<(Message, Ticket, Option<TicketStatus>), TicketError> {
     conn.transaction(|conn| {
         let current = load(conn, ticket_id, now)?;
         lock_customers(conn, &[current.ticket.draft.customer_id])?;
         let current = load(conn, ticket_id, now)?;
         let t = &current.ticket;
+        let author = author.unwrap_or(Actor::Customer(t.draft.customer_id));
         if t.draft.status == TicketStatus::Closed {
             return Err(StoreError::Conflict("ticket_closed").into());
         }
@@ -1142,7 +1144,8 @@ pub fn add_message(
             body: d.body.clone(),
             created_at: now,
         };
-        Ok((message, get(conn, ticket_id, now)?))
+        let moved = (new_status != t.draft.status).then_some(t.draft.status);
+        Ok((message, get(conn, ticket_id, now)?, moved))
     })
 }
 

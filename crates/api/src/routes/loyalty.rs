@@ -603,7 +603,8 @@ pub async fn get_redemption(
         (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `loyalty:write`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such customer or redemption", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Already cancelled", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already cancelled, or the Idempotency-Key is in use", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The Idempotency-Key was used for a different request", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn cancel_redemption(

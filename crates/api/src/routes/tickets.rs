@@ -569,15 +569,18 @@ pub async fn add_message(
     }
     let staff = who.staff.then(|| staff_actor(&who.principal));
     let now = rapport_domain::now();
-    let (message, _) = write_ticket(&state, move |conn| {
-        let author = match staff {
-            Some(a) => a,
-            None => Actor::Customer(tickets::get(conn, id, now)?.draft.customer_id),
-        };
-        tickets::add_message(conn, id, &draft, author, now)
+    let (message, ticket, moved) = write_ticket(&state, move |conn| {
+        tickets::add_message(conn, id, &draft, staff, now)
     })
     .await
     .map_err(ticket_not_found)?;
+    if moved.is_some() {
+        state
+            .metrics
+            .ticket_status_changes
+            .with_label_values(&[ticket.draft.status.as_str()])
+            .inc();
+    }
     Ok(HttpResponse::Created().json(message))
 }
 

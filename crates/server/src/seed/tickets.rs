@@ -288,7 +288,7 @@ impl Desk {
                 "Thanks for getting in touch; we are looking into it.",
                 Visibility::Public,
             ),
-            staff,
+            Some(staff),
             now,
         )?;
         if rng.gen_bool(0.3) {
@@ -296,7 +296,7 @@ impl Desk {
                 conn,
                 id,
                 &say("Checked the order and the warranty.", Visibility::Internal),
-                staff,
+                Some(staff),
                 now + Duration::minutes(2),
             )?;
         }
@@ -314,7 +314,7 @@ impl Desk {
                     "Could you send us a photo and the serial number?",
                     Visibility::Public,
                 ),
-                staff,
+                Some(staff),
                 now,
             )?;
             now += hours(rng, 30.0);
@@ -325,7 +325,7 @@ impl Desk {
                 conn,
                 id,
                 &say("Here they are.", Visibility::Public),
-                customer,
+                None,
                 now,
             )?;
         }

@@ -526,4 +526,109 @@ both_backends! {
         let timeline = get(&app, &app.admin_key, &format!("/api/v1/customers/{survivor}/timeline")).await;
         assert!(timeline["data"].as_array().unwrap().iter().any(|e| e["type"] == "ticket_event"));
     }
+
+    async fn customers_reopen_by_replying_and_solving_first_meets_the_first_response(app) {
+        add_policy(&app, json!({"name": "fast", "priority": "normal", "first_response_minutes": 1, "resolution_minutes": 600})).await;
+        let c = customer(&app, "Mia").await;
+        let portal = app.key_with(&["tickets:portal"]).await;
+        // The customer writing back about a solved ticket reopens it, within the window only.
+        let t = open_ticket(&app, json!({"customer_id": c, "subject": "Still broken"})).await;
+        let id = t["id"].as_str().unwrap();
+        set_status(&app, id, "solved").await;
+        assert_eq!(reply(&app, &portal, id, json!({"body": "It happened again"})).await.status(), StatusCode::CREATED);
+        let t = get(&app, &app.admin_key, &format!("/api/v1/tickets/{id}")).await;
+        assert_eq!((t["status"].as_str(), t["solved_at"].as_str()), (Some("open"), None));
+        set_status(&app, id, "solved").await;
+        app.admin(Method::PUT, "/api/v1/tickets/settings").json(&json!({"reopen_window_hours": 0})).send().await.unwrap();
+        let p = assert_problem(reply(&app, &portal, id, json!({"body": "And again"})).await, StatusCode::CONFLICT, "conflict").await;
+        assert!(p["detail"].as_str().unwrap().contains("allowed now: closed"), "{p}");
+        app.admin(Method::PUT, "/api/v1/tickets/settings").json(&json!({"reopen_window_hours": 168})).send().await.unwrap();
+        // A portal key opens tickets now, not in the past.
+        let res = app.with(&portal, Method::POST, "/api/v1/tickets")
+            .json(&json!({"customer_id": c, "subject": "x", "opened_at": "2026-01-01T00:00:00Z"})).send().await.unwrap();
+        let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        assert_eq!(p["errors"][0]["field"], "opened_at");
+
+        // Two tickets 50 s into a 1-minute first-response target, solved before anyone answered.
+        let opened = (chrono::Utc::now() - chrono::Duration::seconds(50)).to_rfc3339();
+        let mut ids = Vec::new();
+        for subject in ["reopened", "answered later"] {
+            let t = open_ticket(&app, json!({"customer_id": c, "subject": subject, "opened_at": opened})).await;
+            let id = t["id"].as_str().unwrap().to_owned();
+            let solved = set_status(&app, &id, "solved").await;
+            assert_eq!((solved["sla"]["first_response"]["breached"].as_bool(), solved["sla"]["first_response"]["met_at"].clone()),
+                (Some(false), solved["solved_at"].clone()));
+            ids.push(id);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(12_000)).await;
+        // Reopened unanswered: the clock goes on without the 12 s spent solved.
+        let reopened = set_status(&app, &ids[0], "open").await;
+        assert!(reopened["sla"]["first_response"]["met_at"].is_null());
+        assert_eq!(reopened["sla"]["first_response"]["breached"], false, "{}", reopened["sla"]);
+        // Answered after solving: the solve met the target first.
+        reply(&app, &app.admin_key, &ids[1], json!({"body": "Closing as a duplicate"})).await;
+        let later = get(&app, &app.admin_key, &format!("/api/v1/tickets/{}", ids[1])).await;
+        assert_eq!(later["sla"]["first_response"]["met_at"], later["solved_at"]);
+        assert_eq!(later["sla"]["first_response"]["breached"], false);
+        let breached = get(&app, &app.admin_key, "/api/v1/tickets?sla_breached=true").await;
+        assert_eq!(breached["data"].as_array().unwrap().len(), 0, "{breached}");
+
+        // A cursor keeps to the order it was made for.
+        let page = get(&app, &app.admin_key, "/api/v1/tickets?limit=1&sort=created_at").await;
+        let cursor = page["next_cursor"].as_str().unwrap();
+        let res = app.admin(Method::GET, &format!("/api/v1/tickets?limit=1&cursor={cursor}")).send().await.unwrap();
+        assert_problem(res, StatusCode::BAD_REQUEST, "invalid_cursor").await;
+    }
+
+    async fn ratings_patches_and_settings_race_without_errors_across_servers(app) {
+        let mut servers = vec![app.base.clone()];
+        let mut peers = Vec::new();
+        if app.db.backend == rapport_store::Backend::Postgres {
+            let peer = app.peer().await;
+            servers.push(peer.base.clone());
+            peers.push(peer);
+        }
+        let c = customer(&app, "Noa").await;
+        let portal = app.key_with(&["tickets:portal"]).await;
+        for round in 0..8 {
+            let t = open_ticket(&app, json!({"customer_id": c, "subject": format!("race {round}")})).await;
+            let id = t["id"].as_str().unwrap().to_owned();
+            set_status(&app, &id, "solved").await;
+            let rate = app.client.post(format!("{}/api/v1/tickets/{id}/satisfaction", servers[0]))
+                .bearer_auth(&portal).json(&json!({"rating": 3})).send();
+            let reopen = app.client.patch(format!("{}/api/v1/tickets/{id}", servers[servers.len() - 1]))
+                .bearer_auth(&app.admin_key).header("content-type", "application/merge-patch+json")
+                .body("{\"status\":\"open\"}").send();
+            let (rated, reopened) = tokio::join!(rate, reopen);
+            let (rated, reopened) = (rated.unwrap().status(), reopened.unwrap().status());
+            assert!(matches!(rated, StatusCode::OK | StatusCode::CONFLICT), "rate {rated}");
+            assert_eq!(reopened, StatusCode::OK);
+            // A rating lands only on a solved ticket: before the reopen, never after it.
+            let events = get(&app, &app.admin_key, &format!("/api/v1/tickets/{id}/events")).await;
+            let kinds: Vec<String> = events["data"].as_array().unwrap().iter()
+                .map(|e| format!("{}:{}", e["kind"].as_str().unwrap(), e["to"].as_str().unwrap_or(""))).collect();
+            if rated == StatusCode::OK {
+                let r = kinds.iter().position(|k| k.starts_with("rated")).unwrap();
+                let o = kinds.iter().position(|k| k == "status:open").unwrap();
+                assert!(r < o, "{kinds:?}");
+            } else {
+                assert!(!kinds.iter().any(|k| k.starts_with("rated")), "{kinds:?}");
+            }
+        }
+        let mut puts = Vec::new();
+        for i in 0..20 {
+            let server = servers[i % servers.len()].clone();
+            let (client, key) = (app.client.clone(), app.admin_key.clone());
+            puts.push(tokio::spawn(async move {
+                client.put(format!("{server}/api/v1/tickets/settings")).bearer_auth(key)
+                    .json(&json!({"reopen_window_hours": 10 + i})).send().await.unwrap().status()
+            }));
+        }
+        for p in puts {
+            assert_eq!(p.await.unwrap(), StatusCode::OK);
+        }
+        let s = get(&app, &app.admin_key, "/api/v1/tickets/settings").await;
+        assert!((10..30).contains(&s["reopen_window_hours"].as_i64().unwrap()));
+        drop(peers);
+    }
 }

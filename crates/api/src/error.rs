@@ -327,6 +327,7 @@ fn conflict_detail(rule: &str) -> String {
         "ticket_closed" => "the ticket is closed: open a new one".into(),
         "ticket_not_solved" => "only a solved or closed ticket can be rated".into(),
         "already_rated" => "the ticket has been rated already".into(),
+        "ticket_changed" => "the ticket changed while this was being written; retry".into(),
         "sla_policy_target" => {
             "another SLA policy already covers this priority and category".into()
         }

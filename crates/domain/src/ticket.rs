@@ -569,7 +569,8 @@ impl std::fmt::Display for TransitionError {
             }
             TransitionError::ReopenWindowClosed { solved_at, hours } => write!(
                 f,
-                "the ticket was solved at {} and can only be reopened within {hours} hours of that",
+                "the ticket was solved at {} and can only be reopened within {hours} hours of \
+                 that; allowed now: closed (open a new ticket instead)",
                 solved_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             ),
         }

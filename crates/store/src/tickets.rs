@@ -46,13 +46,22 @@ pub fn desk_settings(conn: &mut DbConn) -> StoreResult<DeskSettings> {
 pub fn put_desk_settings(conn: &mut DbConn, s: &DeskSettings) -> StoreResult<DeskSettings> {
     use crate::schema::settings;
     let text = serde_json::to_string(s).map_err(|e| corrupt("desk settings", e))?;
-    conn.transaction(|conn| {
-        diesel::delete(settings::table.find(SETTINGS_KEY)).execute(conn)?;
-        diesel::insert_into(settings::table)
-            .values((settings::key.eq(SETTINGS_KEY), settings::value.eq(&text)))
-            .execute(conn)?;
-        Ok::<_, StoreError>(())
-    })?;
+    // An upsert: concurrent writers on several servers each replace the row, none fails.
+    let row = (settings::key.eq(SETTINGS_KEY), settings::value.eq(&text));
+    match conn {
+        DbConn::Sqlite(c) => diesel::insert_into(settings::table)
+            .values(row)
+            .on_conflict(settings::key)
+            .do_update()
+            .set(settings::value.eq(&text))
+            .execute(c)?,
+        DbConn::Pg(c) => diesel::insert_into(settings::table)
+            .values(row)
+            .on_conflict(settings::key)
+            .do_update()
+            .set(settings::value.eq(&text))
+            .execute(c)?,
+    };
     Ok(s.clone())
 }
 
@@ -224,9 +233,11 @@ fn policy_for(
 
 // ---------------------------------------------------------------- the SLA clocks
 
-/// A span the resolution clock stood still, as stored in `sla_pauses`.
+/// A span the resolution clock stood still, as stored in `sla_pauses`: from, until (none while
+/// it lasts), and whether the ticket was solved meanwhile (then the first-response clock stood
+/// still too: a ticket solved before anyone answered it, then reopened).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-struct PauseSpan(DateTime<Utc>, Option<DateTime<Utc>>);
+struct PauseSpan(DateTime<Utc>, Option<DateTime<Utc>>, bool);
 
 fn clock_view(target: i64, s: ClockState) -> SlaClock {
     SlaClock {
@@ -250,15 +261,6 @@ fn sla_of(
 ) -> StoreResult<TicketSla> {
     let hours = BusinessHours::for_calendar(terms.calendar.as_ref())
         .map_err(|e| corrupt("sla calendar", e))?;
-    // Solving a ticket before anyone answered it (a duplicate, spam, fixed by itself) stops
-    // the first-response clock too.
-    let first = Clock {
-        target_minutes: terms.first_response_minutes,
-        started_at: created_at,
-        pauses: &[],
-        met_at: first_responded_at.or(solved_at),
-    }
-    .state(&hours, now);
     let spans: Vec<Pause> = pauses
         .iter()
         .map(|p| Pause {
@@ -266,6 +268,28 @@ fn sla_of(
             until: p.1,
         })
         .collect();
+    // Solving a ticket before anyone answered it (a duplicate, spam, fixed by itself) meets the
+    // first-response target too: whichever of the first reply and the solve came first. If it
+    // is reopened unanswered, the clock goes on without the time it spent solved.
+    let solved_spans: Vec<Pause> = pauses
+        .iter()
+        .filter(|p| p.2)
+        .map(|p| Pause {
+            from: p.0,
+            until: p.1,
+        })
+        .collect();
+    let first_met = match (first_responded_at, solved_at) {
+        (Some(r), Some(s)) => Some(r.min(s)),
+        (r, s) => r.or(s),
+    };
+    let first = Clock {
+        target_minutes: terms.first_response_minutes,
+        started_at: created_at,
+        pauses: &solved_spans,
+        met_at: first_met,
+    }
+    .state(&hours, now);
     let resolution = Clock {
         target_minutes: terms.resolution_minutes,
         started_at: created_at,
@@ -546,7 +570,8 @@ pub fn insert(
     actor: Option<Actor>,
     now: DateTime<Utc>,
 ) -> StoreResult<Ticket> {
-    let opened = d.opened_at.unwrap_or(now);
+    // Not later than now (the draft allows a few minutes of clock skew).
+    let opened = d.opened_at.unwrap_or(now).min(now);
     // Stamped with the opening time, so that lists by id are lists by opening time.
     let id = rapport_domain::new_id_at(opened);
     conn.transaction(|conn| {
@@ -641,7 +666,7 @@ fn move_status(
     }
     // Starting a wait from a running clock.
     if waiting(to) && !waiting(from) {
-        c.pauses.push(PauseSpan(now, None));
+        c.pauses.push(PauseSpan(now, None, false));
     }
     match to {
         Solved => c.solved_at = Some(now),
@@ -651,7 +676,7 @@ fn move_status(
     // A reopen: the time it spent solved does not count, and it is no longer solved.
     if from == Solved && to != Closed {
         if let Some(solved) = c.solved_at.take() {
-            c.pauses.push(PauseSpan(solved, Some(now)));
+            c.pauses.push(PauseSpan(solved, Some(now), true));
         }
     }
     c
@@ -888,7 +913,22 @@ pub fn list(
     limit: i64,
     now: DateTime<Utc>,
 ) -> StoreResult<Page<Ticket>> {
-    let after: Option<Uuid> = cursor.map(crate::page::decode_token).transpose()?;
+    // The cursor names its order: one from a newest-first page cannot page oldest-first.
+    let tag = match order {
+        TicketOrder::NewestFirst => 'd',
+        TicketOrder::OldestFirst => 'a',
+    };
+    let after: Option<Uuid> = cursor
+        .map(crate::page::decode_token::<(char, Uuid)>)
+        .transpose()?
+        .map(|(t, id)| {
+            if t == tag {
+                Ok(id)
+            } else {
+                Err(StoreError::InvalidCursor)
+            }
+        })
+        .transpose()?;
     let mut q = tickets::table.select(Row::as_select()).into_boxed();
     if let Some(c) = f.customer_id {
         q = q.filter(tickets::customer_id.eq(DbUuid(c)));
@@ -980,7 +1020,7 @@ pub fn list(
         .map(|r| r.into_stored(now).map(|s| s.ticket))
         .collect::<StoreResult<Vec<_>>>()?;
     let next_cursor = match items.last() {
-        Some(last) if more => Some(crate::page::encode_token(&last.id)),
+        Some(last) if more => Some(crate::page::encode_token(&(tag, last.id))),
         _ => None,
     };
     Ok(Page { items, next_cursor })
@@ -1065,6 +1105,19 @@ pub fn add_message(
         let new_status = match t.draft.status {
             TicketStatus::New if public && author.is_agent() => TicketStatus::Open,
             TicketStatus::Pending if !author.is_agent() => TicketStatus::Open,
+            // The customer writing back about a solved ticket reopens it, within the window.
+            TicketStatus::Solved if !author.is_agent() => {
+                let settings = desk_settings(conn)?;
+                check_transition(
+                    TicketStatus::Solved,
+                    TicketStatus::Open,
+                    t.solved_at,
+                    &settings,
+                    now,
+                )
+                .map_err(TicketError::Transition)?;
+                TicketStatus::Open
+            }
             s => s,
         };
         if first_response || new_status != t.draft.status {
@@ -1094,19 +1147,28 @@ pub fn add_message(
                 })
                 .transpose()?;
             let derived = derive(sla.as_ref());
-            diesel::update(tickets::table.find(DbUuid(ticket_id)))
-                .set((
-                    tickets::status.eq(new_status.as_str()),
-                    tickets::first_responded_at.eq(responded.map(DbTime)),
-                    tickets::sla_pauses.eq(DbJson::of(&clock.pauses)),
-                    tickets::first_response_due_at.eq(derived.first_response_due_at),
-                    tickets::resolution_due_at.eq(derived.resolution_due_at),
-                    tickets::first_response_breached.eq(derived.first_response_breached),
-                    tickets::resolution_breached.eq(derived.resolution_breached),
-                    tickets::version.eq(tickets::version + 1),
-                    tickets::updated_at.eq(DbTime(now)),
-                ))
-                .execute(conn)?;
+            let n = diesel::update(
+                tickets::table
+                    .find(DbUuid(ticket_id))
+                    .filter(tickets::version.eq(t.version)),
+            )
+            .set((
+                tickets::status.eq(new_status.as_str()),
+                tickets::first_responded_at.eq(responded.map(DbTime)),
+                tickets::solved_at.eq(clock.solved_at.map(DbTime)),
+                tickets::sla_pauses.eq(DbJson::of(&clock.pauses)),
+                tickets::first_response_due_at.eq(derived.first_response_due_at),
+                tickets::resolution_due_at.eq(derived.resolution_due_at),
+                tickets::first_response_breached.eq(derived.first_response_breached),
+                tickets::resolution_breached.eq(derived.resolution_breached),
+                tickets::version.eq(tickets::version + 1),
+                tickets::updated_at.eq(DbTime(now)),
+            ))
+            .execute(conn)?;
+            if n == 0 {
+                // Changed between the read and the lock (moved to another customer meanwhile).
+                return Err(StoreError::Conflict("ticket_changed").into());
+            }
             if first_response {
                 event(
                     conn,
@@ -1303,6 +1365,10 @@ pub fn rate(
     now: DateTime<Utc>,
 ) -> StoreResult<Ticket> {
     conn.transaction(|conn| {
+        // The customer row first, as every ticket write takes it (else a concurrent PATCH and
+        // this deadlock on PostgreSQL), then the ticket as it is now.
+        let seen = get(conn, ticket_id, now)?;
+        lock_customers(conn, &[seen.draft.customer_id])?;
         let t = get(conn, ticket_id, now)?;
         if !t.draft.status.is_done() {
             return Err(StoreError::Conflict("ticket_not_solved"));
@@ -1316,7 +1382,11 @@ pub fn rate(
         let n = diesel::update(
             tickets::table
                 .find(DbUuid(ticket_id))
-                .filter(tickets::csat.is_null()),
+                .filter(tickets::csat.is_null())
+                .filter(
+                    tickets::status
+                        .eq_any([TicketStatus::Solved.as_str(), TicketStatus::Closed.as_str()]),
+                ),
         )
         .set((
             tickets::csat.eq(Some(DbJson::of(&csat))),

@@ -189,24 +189,35 @@ pub async fn create_ticket(
         )
         .into());
     }
-    let actor = if who.staff {
-        staff_actor(&who.principal)
+    let staff = if who.staff {
+        Some(staff_actor(&who.principal))
     } else {
-        if draft.assignee_id.is_some() || draft.status != TicketStatus::New {
+        let field = if draft.assignee_id.is_some() {
+            Some("assignee_id")
+        } else if draft.status != TicketStatus::New {
+            Some("status")
+        } else if draft.opened_at.is_some() {
+            Some("opened_at")
+        } else {
+            None
+        };
+        if let Some(field) = field {
             return Err(rapport_domain::ValidationFailure::single(
-                "assignee_id",
+                field,
                 "staff_only",
-                "a customer-facing key opens tickets as new and unassigned",
+                "a customer-facing key opens tickets now, as new and unassigned",
             )
             .into());
         }
-        Actor::Customer(draft.customer_id)
+        None
     };
     let now = rapport_domain::now();
     let ticket = state
         .run_write(move |conn| {
             draft.customer_id = customers::resolve_id(conn, draft.customer_id)?
                 .ok_or(StoreError::MissingReference("customer_id"))?;
+            // The customer as they are now (a merged duplicate's id names the survivor).
+            let actor = staff.unwrap_or(Actor::Customer(draft.customer_id));
             tickets::insert(conn, &draft, Some(actor), now)
         })
         .await?;
@@ -533,8 +544,9 @@ pub async fn related_tickets(
 }
 
 /// Reply or note. The first public reply by staff stamps the first response (and opens a `new`
-/// ticket); a customer's reply (through `tickets:portal`, always public) opens a `pending` ticket
-/// again. Closed tickets take no messages (409).
+/// ticket); a customer's reply (through `tickets:portal`, always public) opens a `pending`
+/// ticket again, and reopens a `solved` one within the desk's reopen window (409 after it).
+/// Closed tickets take no messages (409).
 #[utoipa::path(
     post, path = "/api/v1/tickets/{id}/messages", tag = "tickets",
     params(("id" = Uuid, Path, description = "Ticket id")),
@@ -545,7 +557,7 @@ pub async fn related_tickets(
         (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `tickets:write` or `tickets:portal`; or an internal note from a customer-facing key", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such ticket", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The ticket is closed", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The ticket is closed, or solved past the reopen window (a customer's reply)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
@@ -665,7 +677,7 @@ pub async fn list_events(
     params(("id" = Uuid, Path, description = "Ticket id")),
     request_body = CsatDraft,
     responses(
-        (status = 200, description = "The rated ticket", body = Ticket),
+        (status = 200, description = "The rated ticket", body = Ticket, headers(("ETag" = String))),
         (status = 400, description = "Bad id or malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `tickets:portal`", body = Problem, content_type = "application/problem+json"),

@@ -555,9 +555,14 @@ impl std::fmt::Display for TransitionError {
         match self {
             TransitionError::Illegal { from, to } => {
                 let allowed: Vec<&str> = from.next().iter().map(|s| s.as_str()).collect();
+                let article = if from.as_str().starts_with(['a', 'e', 'i', 'o', 'u']) {
+                    "an"
+                } else {
+                    "a"
+                };
                 write!(
                     f,
-                    "a {} ticket cannot become {}; allowed: {}",
+                    "{article} {} ticket cannot become {}; allowed: {}",
                     from.as_str(),
                     to.as_str(),
                     if allowed.is_empty() {
@@ -662,6 +667,13 @@ mod tests {
         ));
         let e = check_transition(TicketStatus::Closed, open, None, &s, solved).unwrap_err();
         assert!(e.to_string().contains("closed is final"), "{e}");
+        let e = check_transition(TicketStatus::Open, TicketStatus::Closed, None, &s, solved)
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("an open ticket cannot become closed"),
+            "{e}"
+        );
         let e = check_transition(
             TicketStatus::Pending,
             TicketStatus::Closed,

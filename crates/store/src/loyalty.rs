@@ -818,18 +818,8 @@ pub fn rewards_page(
     if let Some(a) = after {
         q = q.filter(rewards::id.gt(DbUuid(a)));
     }
-    let mut rows: Vec<RewardRow> = q.order(rewards::id).limit(limit + 1).load(conn)?;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    let items = rows
-        .into_iter()
-        .map(reward_of)
-        .collect::<StoreResult<Vec<_>>>()?;
-    let next_cursor = match items.last() {
-        Some(last) if more => Some(crate::page::encode_token(&last.id)),
-        _ => None,
-    };
-    Ok(Page { items, next_cursor })
+    let rows: Vec<RewardRow> = q.order(rewards::id).limit(limit + 1).load(conn)?;
+    Page::from_rows(rows, limit, reward_of, |t| crate::page::encode_token(&t.id))
 }
 
 /// Replaces a reward's terms and whether it can be redeemed, if it is still at `version`
@@ -1069,21 +1059,13 @@ pub fn redemptions_page(
     if let Some(b) = before {
         q = q.filter(redemptions::id.lt(DbUuid(b)));
     }
-    let mut rows: Vec<RedemptionRow> = q
+    let rows: Vec<RedemptionRow> = q
         .order(redemptions::id.desc())
         .limit(limit + 1)
         .load(conn)?;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    let items = rows
-        .into_iter()
-        .map(redemption_of)
-        .collect::<StoreResult<Vec<_>>>()?;
-    let next_cursor = match items.last() {
-        Some(last) if more => Some(crate::page::encode_token(&last.id)),
-        _ => None,
-    };
-    Ok(Page { items, next_cursor })
+    Page::from_rows(rows, limit, redemption_of, |t| {
+        crate::page::encode_token(&t.id)
+    })
 }
 
 /// Cancels a redemption: a `reverse` entry gives its points back to the very lots it took them

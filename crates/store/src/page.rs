@@ -15,6 +15,26 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+impl<T> Page<T> {
+    /// A page from the `limit + 1` rows a keyset query fetched: the extra row only says there is
+    /// a next page, whose cursor `token` makes from the page's last item.
+    pub(crate) fn from_rows<R>(
+        mut rows: Vec<R>,
+        limit: i64,
+        item: impl FnMut(R) -> Result<T, StoreError>,
+        token: impl Fn(&T) -> String,
+    ) -> Result<Self, StoreError> {
+        let more = rows.len() as i64 > limit;
+        rows.truncate(usize::try_from(limit).unwrap_or(0));
+        let items = rows.into_iter().map(item).collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = match items.last() {
+            Some(last) if more => Some(token(last)),
+            _ => None,
+        };
+        Ok(Page { items, next_cursor })
+    }
+}
+
 /// Position after which the next page starts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cursor {

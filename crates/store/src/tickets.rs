@@ -685,6 +685,7 @@ fn move_status(
 /// Replaces a ticket's writable fields if it is still at `expected_version`. A status change must
 /// follow the state machine (and the reopen window); changes of status, priority, assignee and
 /// category are recorded as events; a new priority or category chooses the SLA policy again.
+/// Returns the ticket and the status it had before.
 pub fn update(
     conn: &mut DbConn,
     id: Uuid,
@@ -692,7 +693,7 @@ pub fn update(
     d: &TicketDraft,
     actor: Option<Actor>,
     now: DateTime<Utc>,
-) -> Result<Ticket, TicketError> {
+) -> Result<(Ticket, TicketStatus), TicketError> {
     conn.transaction(|conn| {
         let current = load(conn, id, now)?;
         if current.ticket.version != expected_version {
@@ -856,7 +857,7 @@ pub fn update(
                 )?;
             }
         }
-        Ok(get(conn, id, now)?)
+        Ok((get(conn, id, now)?, old.status))
     })
 }
 
@@ -1012,18 +1013,13 @@ pub fn list(
         TicketOrder::NewestFirst => q.order(tickets::id.desc()),
         TicketOrder::OldestFirst => q.order(tickets::id.asc()),
     };
-    let mut rows: Vec<Row> = q.limit(limit + 1).load(conn)?;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    let items = rows
-        .into_iter()
-        .map(|r| r.into_stored(now).map(|s| s.ticket))
-        .collect::<StoreResult<Vec<_>>>()?;
-    let next_cursor = match items.last() {
-        Some(last) if more => Some(crate::page::encode_token(&(tag, last.id))),
-        _ => None,
-    };
-    Ok(Page { items, next_cursor })
+    let rows: Vec<Row> = q.limit(limit + 1).load(conn)?;
+    Page::from_rows(
+        rows,
+        limit,
+        |r| r.into_stored(now).map(|s| s.ticket),
+        |t| crate::page::encode_token(&(tag, t.id)),
+    )
 }
 
 /// The customer's earlier tickets about the same product model as this one, newest first.
@@ -1238,18 +1234,10 @@ pub fn messages(
     if let Some(a) = after {
         q = q.filter(ticket_messages::id.gt(DbUuid(a)));
     }
-    let mut rows: Vec<MessageRow> = q.order(ticket_messages::id).limit(limit + 1).load(conn)?;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    let items = rows
-        .into_iter()
-        .map(message_of)
-        .collect::<StoreResult<Vec<_>>>()?;
-    let next_cursor = match items.last() {
-        Some(last) if more => Some(crate::page::encode_token(&last.id)),
-        _ => None,
-    };
-    Ok(Page { items, next_cursor })
+    let rows: Vec<MessageRow> = q.order(ticket_messages::id).limit(limit + 1).load(conn)?;
+    Page::from_rows(rows, limit, message_of, |t| {
+        crate::page::encode_token(&t.id)
+    })
 }
 
 // ---------------------------------------------------------------- events
@@ -1314,18 +1302,8 @@ pub fn events(
     if let Some(a) = after {
         q = q.filter(ticket_events::id.gt(DbUuid(a)));
     }
-    let mut rows: Vec<EventRow> = q.order(ticket_events::id).limit(limit + 1).load(conn)?;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    let items = rows
-        .into_iter()
-        .map(event_of)
-        .collect::<StoreResult<Vec<_>>>()?;
-    let next_cursor = match items.last() {
-        Some(last) if more => Some(crate::page::encode_token(&last.id)),
-        _ => None,
-    };
-    Ok(Page { items, next_cursor })
+    let rows: Vec<EventRow> = q.order(ticket_events::id).limit(limit + 1).load(conn)?;
+    Page::from_rows(rows, limit, event_of, |t| crate::page::encode_token(&t.id))
 }
 
 /// A customer's ticket events strictly before `(at, id)`, newest first (for the timeline).
@@ -1357,6 +1335,7 @@ pub(crate) fn customer_events(
 
 /// Records the customer's rating of a solved (or closed) ticket, once:
 /// `Conflict("ticket_not_solved")` before, `Conflict("already_rated")` the second time.
+/// `actor: None` is the ticket's customer.
 pub fn rate(
     conn: &mut DbConn,
     ticket_id: Uuid,
@@ -1373,6 +1352,7 @@ pub fn rate(
         if !t.draft.status.is_done() {
             return Err(StoreError::Conflict("ticket_not_solved"));
         }
+        let actor = actor.unwrap_or(Actor::Customer(t.draft.customer_id));
         // Conditional on no rating yet: two concurrent ratings cannot both land.
         let csat = Csat {
             rating: d.rating,
@@ -1404,7 +1384,7 @@ pub fn rate(
             TicketEventKind::Rated,
             None,
             Some(&d.rating.to_string()),
-            actor,
+            Some(actor),
             now,
         )?;
         get(conn, ticket_id, now)

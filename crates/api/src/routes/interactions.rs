@@ -225,10 +225,7 @@ pub async fn list_interactions(
     let page = state
         .run(move |conn| interactions::list(conn, &filter, order, cursor.as_deref(), limit))
         .await?;
-    Ok(HttpResponse::Ok().json(Page {
-        data: page.items,
-        next_cursor: page.next_cursor,
-    }))
+    Ok(HttpResponse::Ok().json(Page::from(page)))
 }
 
 /// Change an interaction with a JSON merge patch (RFC 7396). `If-Match` guards against lost
@@ -365,9 +362,7 @@ pub async fn customer_timeline(
     auth.principal
         .require(rapport_domain::auth::Scope::InteractionsRead)?;
     let id = id.into_inner();
-    let q = query.into_inner();
-    let limit = page_limit(q.limit)?;
-    let cursor = q.cursor.filter(|c| !c.is_empty());
+    let (limit, cursor) = query.into_inner().limit_and_cursor()?;
     let page = state
         .run(move |conn| {
             let id = customers::resolve_id(conn, id)?.ok_or(rapport_store::StoreError::NotFound)?;

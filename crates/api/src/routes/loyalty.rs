@@ -182,9 +182,7 @@ pub async fn list_transactions(
     query: web::Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
-    let q = query.into_inner();
-    let limit = page_limit(q.limit)?;
-    let cursor = q.cursor.filter(|c| !c.is_empty());
+    let (limit, cursor) = query.into_inner().limit_and_cursor()?;
     let page = state
         .run(move |conn| {
             let id = customers::resolve_id(conn, id)?.ok_or(StoreError::NotFound)?;
@@ -192,10 +190,7 @@ pub async fn list_transactions(
         })
         .await
         .map_err(customer_not_found)?;
-    Ok(HttpResponse::Ok().json(Page {
-        data: page.items,
-        next_cursor: page.next_cursor,
-    }))
+    Ok(HttpResponse::Ok().json(Page::from(page)))
 }
 
 /// Adjust a customer's points: a positive `points` awards a lot (expiring as the program says),
@@ -312,10 +307,7 @@ pub async fn list_rewards(
     let page = state
         .run(move |conn| loyalty::rewards_page(conn, all, cursor.as_deref(), limit))
         .await?;
-    Ok(HttpResponse::Ok().json(Page {
-        data: page.items,
-        next_cursor: page.next_cursor,
-    }))
+    Ok(HttpResponse::Ok().json(Page::from(page)))
 }
 
 /// A reward.
@@ -556,10 +548,7 @@ pub async fn list_redemptions(
         })
         .await
         .map_err(customer_not_found)?;
-    Ok(HttpResponse::Ok().json(Page {
-        data: page.items,
-        next_cursor: page.next_cursor,
-    }))
+    Ok(HttpResponse::Ok().json(Page::from(page)))
 }
 
 /// A redemption of the customer's.

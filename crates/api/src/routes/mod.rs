@@ -35,6 +35,15 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+impl<T> From<rapport_store::page::Page<T>> for Page<T> {
+    fn from(p: rapport_store::page::Page<T>) -> Self {
+        Page {
+            data: p.items,
+            next_cursor: p.next_cursor,
+        }
+    }
+}
+
 /// The query of a list that only pages: `limit` and `cursor`.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -45,4 +54,14 @@ pub struct PageQuery {
     pub limit: Option<i64>,
     /// Opaque cursor from the previous page's `next_cursor`.
     pub cursor: Option<String>,
+}
+
+impl PageQuery {
+    /// The checked page size and the cursor (an empty one is no cursor).
+    pub(crate) fn limit_and_cursor(self) -> crate::error::ApiResult<(i64, Option<String>)> {
+        Ok((
+            page_limit(self.limit)?,
+            self.cursor.filter(|c| !c.is_empty()),
+        ))
+    }
 }

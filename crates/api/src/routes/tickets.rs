@@ -310,11 +310,8 @@ pub async fn patch_ticket(
                     // A merged duplicate's id stands for its survivor.
                     draft.customer_id = customers::resolve_id(conn, draft.customer_id)?
                         .ok_or(StoreError::MissingReference("customer_id"))?;
-                    let before = tickets::get(conn, id, now)?.draft.status;
-                    Ok((
-                        before,
-                        tickets::update(conn, id, version, &draft, Some(actor), now)?,
-                    ))
+                    let (t, before) = tickets::update(conn, id, version, &draft, Some(actor), now)?;
+                    Ok((before, t))
                 })
                 .await
                 .map_err(ticket_not_found)?;
@@ -456,10 +453,7 @@ pub async fn list_tickets(
             tickets::list(conn, &filter, order, cursor.as_deref(), limit, now)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(Page {
-        data: page.items,
-        next_cursor: page.next_cursor,
-    }))
+    Ok(HttpResponse::Ok().json(Page::from(page)))
 }
 
 /// A customer's tickets, newest first (a merged duplicate's id gives the survivor's).
@@ -481,9 +475,7 @@ pub async fn customer_tickets(
     query: web::Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
-    let q = query.into_inner();
-    let limit = page_limit(q.limit)?;
-    let cursor = q.cursor.filter(|c| !c.is_empty());
+    let (limit, cursor) = query.into_inner().limit_and_cursor()?;
     let now = rapport_domain::now();
     let page = state
         .run(move |conn| {
@@ -503,10 +495,7 @@ pub async fn customer_tickets(
         })
         .await
         .map_err(crate::error::not_found_as("customer"))?;
-    Ok(HttpResponse::Ok().json(Page {
-        data: page.items,
-        next_cursor: page.next_cursor,
-    }))
+    Ok(HttpResponse::Ok().json(Page::from(page)))
 }
 
 /// The customer's earlier tickets about the same product model as this one, newest first: what
@@ -529,18 +518,13 @@ pub async fn related_tickets(
     query: web::Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
-    let q = query.into_inner();
-    let limit = page_limit(q.limit)?;
-    let cursor = q.cursor.filter(|c| !c.is_empty());
+    let (limit, cursor) = query.into_inner().limit_and_cursor()?;
     let now = rapport_domain::now();
     let page = state
         .run(move |conn| tickets::related(conn, id, cursor.as_deref(), limit, now))
         .await
         .map_err(ticket_not_found)?;
-    Ok(HttpResponse::Ok().json(Page {
-        data: page.items,
-        next_cursor: page.next_cursor,
-    }))
+    Ok(HttpResponse::Ok().json(Page::from(page)))
 }
 
 /// Reply or note. The first public reply by staff stamps the first response (and opens a `new`
@@ -615,9 +599,7 @@ pub async fn list_messages(
     query: web::Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
-    let q = query.into_inner();
-    let limit = page_limit(q.limit)?;
-    let cursor = q.cursor.filter(|c| !c.is_empty());
+    let (limit, cursor) = query.into_inner().limit_and_cursor()?;
     let internal = who.staff;
     let now = rapport_domain::now();
     let page = state
@@ -627,10 +609,7 @@ pub async fn list_messages(
         })
         .await
         .map_err(ticket_not_found)?;
-    Ok(HttpResponse::Ok().json(Page {
-        data: page.items,
-        next_cursor: page.next_cursor,
-    }))
+    Ok(HttpResponse::Ok().json(Page::from(page)))
 }
 
 /// A ticket's history: every change of status, priority, assignee and category (who, when,
@@ -653,9 +632,7 @@ pub async fn list_events(
     query: web::Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
-    let q = query.into_inner();
-    let limit = page_limit(q.limit)?;
-    let cursor = q.cursor.filter(|c| !c.is_empty());
+    let (limit, cursor) = query.into_inner().limit_and_cursor()?;
     let now = rapport_domain::now();
     let page = state
         .run(move |conn| {
@@ -664,10 +641,7 @@ pub async fn list_events(
         })
         .await
         .map_err(ticket_not_found)?;
-    Ok(HttpResponse::Ok().json(Page {
-        data: page.items,
-        next_cursor: page.next_cursor,
-    }))
+    Ok(HttpResponse::Ok().json(Page::from(page)))
 }
 
 /// The customer's satisfaction rating (CSAT) of a solved or closed ticket, once; through the
@@ -700,10 +674,7 @@ pub async fn rate_ticket(
         .map_err(rapport_domain::ValidationFailure::from)?;
     let now = rapport_domain::now();
     let t = state
-        .run_write(move |conn| {
-            let customer = tickets::get(conn, id, now)?.draft.customer_id;
-            tickets::rate(conn, id, &draft, Some(Actor::Customer(customer)), now)
-        })
+        .run_write(move |conn| tickets::rate(conn, id, &draft, None, now))
         .await
         .map_err(ticket_not_found)?;
     if let Some(c) = &t.csat {

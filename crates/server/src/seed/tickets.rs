@@ -408,7 +408,7 @@ fn set_status(
     let current = tickets::get(conn, id, now)?;
     let mut draft = current.draft;
     draft.status = status;
-    tickets::update(conn, id, current.version, &draft, Some(actor), now)
+    tickets::update(conn, id, current.version, &draft, Some(actor), now).map(|(t, _)| t)
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ THREADS=${THREADS:-2}
 PORT=${PORT:-18080}
 PG_ADMIN=${PG_ADMIN:-postgres://postgres@127.0.0.1:5432/postgres}
 command -v wrk >/dev/null || { apt-get install -y wrk >/dev/null || { echo "needs wrk (apt-get install wrk)"; exit 1; }; }
-command -v sqlite3 >/dev/null || apt-get install -y sqlite3 >/dev/null
+
 mkdir -p bench/out
 SERVER=${SERVER:-rapport}
 if [ "$SERVER" = bare ]; then
@@ -59,7 +59,7 @@ run() {
         sqlite)
             rm -f bench/out/bench.db*
             url="sqlite://$PWD/bench/out/bench.db"
-            query() { sqlite3 bench/out/bench.db "$1"; } ;;
+            query() { python3 bench/sqlite.py bench/out/bench.db "$1"; } ;;
         postgres)
             psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS rapport_bench WITH (FORCE)" -c "CREATE DATABASE rapport_bench"
             url="${PG_ADMIN%/*}/rapport_bench"
@@ -71,7 +71,7 @@ run() {
     for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/health/ready" >/dev/null && break; sleep 0.2; done
     KEY=$(grep -o 'rk_[A-Za-z0-9_-]*' bench/out/server.out | head -n 1 || echo none)
     case $BACKEND in
-        sqlite) sqlite3 bench/out/bench.db < bench/seed_sqlite.sql ;;
+        sqlite) python3 bench/sqlite.py bench/out/bench.db < bench/seed_sqlite.sql ;;
         postgres) psql -q "$url" -f bench/seed_postgres.sql ;;
     esac
     query "SELECT id FROM customers ORDER BY random() LIMIT 5000" > bench/out/ids.txt

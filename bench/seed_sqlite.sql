@@ -4,7 +4,7 @@ INSERT INTO customers (id, given_name, family_name, email, phone, other_emails, 
     address_line1, address_line2, city, region, postal_code, country, birth_date, social_handles,
     occupation, income_band, education, household_size, preferences, tags, custom_attributes,
     acquisition_channel, lifecycle_stage, search_text, version, created_at, updated_at, archived_at)
-SELECT printf('01900000-%04x-7%03x-8000-%012x', i / 65536, i % 4096, i),
+SELECT unhex(printf('01900000%04x7%03x8000%012x', i / 65536, i % 4096, i)),
     'Given' || i, 'Family' || i, 'c' || i || '@example.com', '+3491' || (1000000 + i), '[]', '[]',
     'Calle ' || i, NULL, CASE i % 4 WHEN 0 THEN 'Madrid' WHEN 1 THEN 'Roma' WHEN 2 THEN 'Sevilla' ELSE 'Milano' END,
     NULL, NULL, CASE i % 2 WHEN 0 THEN 'ES' ELSE 'IT' END, '1980-01-01', '{}',

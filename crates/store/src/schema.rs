@@ -2,10 +2,10 @@
 //! mapped in [`crate::types`]: UUIDs, UTC timestamps and JSON.
 
 pub mod sql_types {
-    /// `uuid` on PostgreSQL, `TEXT` (hyphenated) on SQLite.
+    /// `uuid` on PostgreSQL, a 16-byte blob on SQLite.
     #[derive(diesel::sql_types::SqlType, diesel::query_builder::QueryId)]
     #[diesel(postgres_type(oid = 2950, array_oid = 2951))]
-    #[diesel(sqlite_type(name = "Text"))]
+    #[diesel(sqlite_type(name = "Binary"))]
     pub struct UuidType;
 
     /// `timestamptz` on PostgreSQL, fixed-width RFC 3339 UTC `TEXT` on SQLite.

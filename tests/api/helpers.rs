@@ -246,6 +246,27 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Rows whose foreign keys point at nothing. SQLite's bulk writes leave foreign keys to the
+    /// writer (PostgreSQL enforces them always): this is the check that they hold.
+    pub fn orphaned_rows(&self) -> i64 {
+        use diesel::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut conn = self.db.conn().unwrap();
+        match &mut *conn {
+            rapport_store::DbConn::Sqlite(c) => {
+                diesel::sql_query("SELECT count(*) AS n FROM pragma_foreign_key_check")
+                    .get_result::<N>(c)
+                    .unwrap()
+                    .n
+            }
+            rapport_store::DbConn::Pg(_) => 0,
+        }
+    }
+
     pub fn jwt_secret(&self) -> String {
         let mut conn = self.db.conn().unwrap();
         rapport_store::settings::get(&mut conn, "jwt_secret")

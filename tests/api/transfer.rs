@@ -97,6 +97,13 @@ both_backends! {
         let report: Value = res.json().await.unwrap();
         assert_eq!((report["created"].as_u64(), report["invalid"].as_u64()), (Some(4), Some(3)), "{report}");
         assert_eq!(lines(&export(&app, "/api/v1/interactions/export").await).len(), 4);
+        // A well-formed id of nobody is refused by the import itself, whatever the database checks.
+        let nobody = ndjson(&[json!({"customer_id": "01900000-0000-7000-8000-000000000001", "channel": "web", "kind": "note"})]);
+        let res = import(&app, "/api/v1/interactions/import?mode=skip_invalid", "application/x-ndjson", nobody).await;
+        let report: Value = res.json().await.unwrap();
+        assert_eq!((report["created"].as_u64(), report["invalid"].as_u64()), (Some(0), Some(1)), "{report}");
+        assert_eq!(report["errors"][0]["code"], "not_found", "{report}");
+        assert_eq!(app.orphaned_rows(), 0);
 
         let res = import(&app, "/api/v1/interactions/import", "application/json", "{}".into()).await;
         assert_problem(res, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type").await;
@@ -166,6 +173,7 @@ Marie,Curie,marie@example.fr,,Paris,FR,,,twelve,,crm-4
         assert_eq!((s["purchase_count"].as_i64(), s["totals"][0]["total_minor"].as_i64()), (Some(2), Some(3000)));
         let csv_export = export(&app, "/api/v1/interactions/export?format=csv&kind=purchase").await;
         assert_eq!(csv_export.lines().count(), 4, "header and three rows");
+        assert_eq!(app.orphaned_rows(), 0);
     }
 }
 

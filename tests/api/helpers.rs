@@ -267,6 +267,33 @@ impl TestApp {
         }
     }
 
+    /// The definitions of the indexes on `interactions`, by name: a bulk import into an empty
+    /// table drops and rebuilds some of them on SQLite.
+    pub fn interaction_indexes(&self) -> Vec<String> {
+        use diesel::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct Def {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            def: String,
+        }
+        let mut conn = self.db.conn().unwrap();
+        let defs: Vec<Def> = match &mut *conn {
+            rapport_store::DbConn::Sqlite(c) => diesel::sql_query(
+                "SELECT name || ': ' || coalesce(sql, '') AS def FROM sqlite_master \
+                 WHERE type = 'index' AND tbl_name = 'interactions' ORDER BY name",
+            )
+            .load(c),
+            rapport_store::DbConn::Pg(c) => diesel::sql_query(
+                "SELECT indexname || ': ' || indexdef AS def FROM pg_indexes \
+                 WHERE tablename = 'interactions' ORDER BY indexname",
+            )
+            .load(c),
+        }
+        .unwrap();
+        assert!(defs.len() >= 6, "{} indexes", defs.len());
+        defs.into_iter().map(|d| d.def).collect()
+    }
+
     pub fn jwt_secret(&self) -> String {
         let mut conn = self.db.conn().unwrap();
         rapport_store::settings::get(&mut conn, "jwt_secret")

@@ -50,8 +50,11 @@ both_backends! {
             "amount_minor": 100 + i, "currency": if i % 2 == 0 { "EUR" } else { "USD" },
         })).collect();
         let body = ndjson(&rows);
+        let indexes = app.interaction_indexes();
         let res = import(&app, "/api/v1/interactions/import", "application/x-ndjson", body.clone()).await;
         assert_eq!(res.status(), StatusCode::OK);
+        // Into an empty table, SQLite builds the secondary indexes at the end: the same ones.
+        assert_eq!(app.interaction_indexes(), indexes);
         let first: Value = res.json().await.unwrap();
         assert_eq!((first["rows"].as_u64(), first["created"].as_u64(), first["existing"].as_u64()), (Some(250), Some(250), Some(0)), "{first}");
         assert_eq!(first["committed"], true);
@@ -82,8 +85,10 @@ both_backends! {
         body.push_str("not json at all\n");
         body.push_str(&ndjson(&[good(4)]));
 
+        let indexes = app.interaction_indexes();
         let res = import(&app, "/api/v1/interactions/import", "application/x-ndjson", body.clone()).await;
         let problem = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        assert_eq!(app.interaction_indexes(), indexes, "rolled back with the rest");
         let report = &problem["report"];
         assert_eq!(report["committed"], false);
         assert_eq!(report["invalid"], 3, "{report}");

@@ -156,7 +156,8 @@ const BULK_CACHE_KIB: i64 = 128 * 1024;
 ///   that slips in makes the import fail, not leave orphans. Tags and the seed's loyalty rows
 ///   are written with their parents. Enforced, the foreign key made SQLite keep a statement
 ///   journal for every multi-row `INSERT` (a copy of each page it touched, 10 % of an import)
-///   and look the customer up row by row.
+///   and look the customer up row by row. Sorts (an index built at the end of an import) spill
+///   to temporary files, not memory, and use a second thread.
 /// - PostgreSQL: no sequential scans. A bulk load runs in one transaction, so the planner's
 ///   statistics still describe the tables as they were before it (often empty): it then chose
 ///   sequential scans for each batch's existence checks, and an import slowed down
@@ -173,10 +174,11 @@ where
         DbConn::Sqlite(_) => (
             format!(
                 "PRAGMA cache_size = -{BULK_CACHE_KIB}; PRAGMA mmap_size = 0; \
-                 PRAGMA foreign_keys = OFF;"
+                 PRAGMA foreign_keys = OFF; PRAGMA temp_store = FILE; PRAGMA threads = 2;"
             ),
             format!(
-                "PRAGMA cache_size = -2000; PRAGMA mmap_size = {}; PRAGMA foreign_keys = ON;",
+                "PRAGMA cache_size = -2000; PRAGMA mmap_size = {}; PRAGMA foreign_keys = ON; \
+                 PRAGMA temp_store = MEMORY; PRAGMA threads = 0;",
                 crate::db::SQLITE_MMAP_BYTES
             ),
         ),
@@ -385,6 +387,65 @@ pub fn existing_interaction_refs(
         out.extend(found.into_iter().filter_map(|(s, r)| r.map(|r| (s, r))));
     }
     Ok(out)
+}
+
+/// Secondary indexes of `interactions` dropped for a bulk load, to build again at its end.
+#[must_use = "the indexes must be built again: pass this to `rebuild_interaction_indexes`"]
+pub struct DeferredIndexes(Vec<String>);
+
+#[derive(QueryableByName)]
+struct IndexDef {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    name: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    sql: String,
+}
+
+/// SQLite, into an empty `interactions` table: drops its secondary (non-unique) indexes, so
+/// that [`rebuild_interaction_indexes`] builds each once, sorted, at the end. Inserted row by
+/// row, rows in time order land at random places of the by-customer indexes; building them
+/// afterwards is SQLite's own advice for bulk loads, and halves the B-tree work of a first
+/// import. The unique indexes stay: each batch looks up known ids and references in them.
+/// Nothing changes for readers: the drop and the rebuild happen inside the import's
+/// transaction, and other connections see the indexed table until it commits (a rollback
+/// restores it). Not on PostgreSQL, where dropping an index locks out readers of the table for
+/// the whole import; nor into a table that holds rows already, whose indexes it would rebuild.
+pub fn defer_interaction_indexes(conn: &mut DbConn) -> StoreResult<Option<DeferredIndexes>> {
+    let DbConn::Sqlite(c) = conn else {
+        return Ok(None);
+    };
+    let empty = ix::table
+        .select(ix::id)
+        .first::<DbUuid>(c)
+        .optional()?
+        .is_none();
+    if !empty {
+        return Ok(None);
+    }
+    let indexes: Vec<IndexDef> = diesel::sql_query(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'interactions' \
+         AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%' ORDER BY name",
+    )
+    .load(c)?;
+    for i in &indexes {
+        c.batch_execute(&format!("DROP INDEX \"{}\"", i.name.replace('"', "\"\"")))?;
+    }
+    Ok(Some(DeferredIndexes(
+        indexes.into_iter().map(|i| i.sql).collect(),
+    )))
+}
+
+/// Builds again the indexes [`defer_interaction_indexes`] dropped, exactly as they were.
+pub fn rebuild_interaction_indexes(
+    conn: &mut DbConn,
+    deferred: Option<DeferredIndexes>,
+) -> StoreResult<()> {
+    if let Some(DeferredIndexes(indexes)) = deferred {
+        for sql in indexes {
+            conn.batch_execute(&sql)?;
+        }
+    }
+    Ok(())
 }
 
 /// Ends a bulk insert of interactions whose ids are all at least `first_id`: locks the customers

@@ -365,6 +365,7 @@ pub fn import_interactions(
     let mut min_given: Option<Uuid> = None;
     let mut customers = CustomerCache::default();
     in_transaction(conn, report, |conn, report| {
+        let deferred = bulk::defer_interaction_indexes(conn)?;
         pipeline(records, Columns::Interaction, report, |batch, report| {
             interactions_batch(
                 conn,
@@ -378,6 +379,7 @@ pub fn import_interactions(
             progress(report.rows);
             Ok(())
         })?;
+        bulk::rebuild_interaction_indexes(conn, deferred)?;
         if report.created > 0 {
             // Kept ids (from an export) may be older than `first_id`.
             let since = min_given.map_or(first_id, |g| g.min(first_id));

@@ -146,6 +146,9 @@ pub fn customer_targets(
 /// spilling and re-reading pages. Bounded, so memory stays flat in the file's size.
 const BULK_CACHE_KIB: i64 = 128 * 1024;
 
+/// Page cache while [`rebuild_interaction_indexes`] sorts, in KiB.
+const SORT_CACHE_KIB: i64 = 32 * 1024;
+
 /// Runs `f` with the connection tuned for bulk writes, and restores it afterwards (pooled
 /// connections are shared):
 /// - SQLite: a larger page cache, no memory map (the process holds what it reads), and foreign
@@ -441,9 +444,13 @@ pub fn rebuild_interaction_indexes(
     deferred: Option<DeferredIndexes>,
 ) -> StoreResult<()> {
     if let Some(DeferredIndexes(indexes)) = deferred {
+        // SQLite sizes a sort's memory by the page cache, and sorts on up to three threads at
+        // once: a smaller cache while sorting keeps the peak where the inserts had it.
+        conn.batch_execute(&format!("PRAGMA cache_size = -{SORT_CACHE_KIB}"))?;
         for sql in indexes {
             conn.batch_execute(&sql)?;
         }
+        conn.batch_execute(&format!("PRAGMA cache_size = -{BULK_CACHE_KIB}"))?;
     }
     Ok(())
 }

@@ -1,6 +1,6 @@
-//! SQLite stores UUIDs as 16-byte blobs. A database made before that (text ids) is converted
-//! by migration 000009, and everything in it reads back the same; reverting the migration
-//! gives the text back.
+//! How Rapport lays out a SQLite file: 16 KiB pages in a new file, and UUIDs as 16-byte blobs.
+//! A database made before the blobs (text ids) is converted by migration 000009, and
+//! everything in it reads back the same; reverting the migration gives the text back.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use diesel::connection::SimpleConnection;
@@ -116,4 +116,45 @@ fn text_ids_of_an_older_database_become_blobs_and_read_the_same() {
     assert_eq!(broken, 0);
     assert_eq!(read(&db), before);
     let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn a_new_file_has_16_kib_pages_and_an_existing_one_keeps_its_own() {
+    let page_size = |path: &std::path::Path| -> i64 {
+        let mut raw = SqliteConnection::establish(&path.display().to_string()).unwrap();
+        raw.batch_execute("PRAGMA busy_timeout = 5000").unwrap();
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "(SELECT page_size FROM pragma_page_size)",
+        ))
+        .get_result(&mut raw)
+        .unwrap()
+    };
+    let fresh = std::env::temp_dir().join(format!("rapport-page-{}.db", uuid::Uuid::now_v7()));
+    Db::connect(
+        &format!("sqlite://{}", fresh.display()),
+        &PoolOptions::default(),
+    )
+    .unwrap()
+    .migrate()
+    .unwrap();
+    assert_eq!(
+        page_size(&fresh),
+        i64::from(rapport_store::db::SQLITE_PAGE_SIZE)
+    );
+
+    let older = std::env::temp_dir().join(format!("rapport-page-{}.db", uuid::Uuid::now_v7()));
+    let mut raw = SqliteConnection::establish(&older.display().to_string()).unwrap();
+    raw.batch_execute("PRAGMA page_size = 4096; CREATE TABLE t (x); DROP TABLE t;")
+        .unwrap();
+    drop(raw);
+    Db::connect(
+        &format!("sqlite://{}", older.display()),
+        &PoolOptions::default(),
+    )
+    .unwrap()
+    .migrate()
+    .unwrap();
+    assert_eq!(page_size(&older), 4096);
+    let _ = std::fs::remove_file(&fresh);
+    let _ = std::fs::remove_file(&older);
 }

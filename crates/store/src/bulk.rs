@@ -151,8 +151,11 @@ const SORT_CACHE_KIB: i64 = 32 * 1024;
 
 /// Runs `f` with the connection tuned for bulk writes, and restores it afterwards (pooled
 /// connections are shared):
-/// - SQLite: a larger page cache, no memory map (the process holds what it reads), and foreign
-///   keys not enforced by SQLite: bulk writers make their references hold themselves. An import
+/// - SQLite: a larger page cache, no memory map (the process holds what it reads), and, when
+///   the session starts outside a transaction (the CLI's import, the seed), foreign keys not
+///   enforced by SQLite: bulk writers make their references hold themselves. (Inside one, as
+///   in the server, whose writer thread runs every write in its batch transaction, SQLite
+///   ignores the switch and enforces them as usual.) An import
 ///   looks every interaction's customer up in its own transaction, and nobody can delete that
 ///   customer before it commits: SQLite has one writer, and a transaction that read a snapshot
 ///   cannot write once another has committed after it (`SQLITE_BUSY_SNAPSHOT`), so a merge

@@ -751,7 +751,7 @@ pub fn list(
             }
 
             // One extra row tells whether there is a next page without a count query.
-            q.limit(limit + 1).load::<CustomerRecord>($conn)?
+            crate::page::limited(q, limit + 1).load::<CustomerRecord>($conn)?
         }};
     }
     let mut items = match conn {

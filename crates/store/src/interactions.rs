@@ -526,7 +526,7 @@ pub(crate) fn load(
             q = q.order((interactions::occurred_at.desc(), interactions::id.desc()));
         }
     }
-    q.limit(limit)
+    crate::page::limited(q, limit)
         .load::<Row>(conn)?
         .into_iter()
         .map(Row::into_domain)

@@ -818,7 +818,7 @@ pub fn rewards_page(
     if let Some(a) = after {
         q = q.filter(rewards::id.gt(DbUuid(a)));
     }
-    let rows: Vec<RewardRow> = q.order(rewards::id).limit(limit + 1).load(conn)?;
+    let rows: Vec<RewardRow> = crate::page::limited(q.order(rewards::id), limit + 1).load(conn)?;
     Page::from_rows(rows, limit, reward_of, |t| crate::page::encode_token(&t.id))
 }
 
@@ -1059,10 +1059,8 @@ pub fn redemptions_page(
     if let Some(b) = before {
         q = q.filter(redemptions::id.lt(DbUuid(b)));
     }
-    let rows: Vec<RedemptionRow> = q
-        .order(redemptions::id.desc())
-        .limit(limit + 1)
-        .load(conn)?;
+    let rows: Vec<RedemptionRow> =
+        crate::page::limited(q.order(redemptions::id.desc()), limit + 1).load(conn)?;
     Page::from_rows(rows, limit, redemption_of, |t| {
         crate::page::encode_token(&t.id)
     })

@@ -1013,7 +1013,7 @@ pub fn list(
         TicketOrder::NewestFirst => q.order(tickets::id.desc()),
         TicketOrder::OldestFirst => q.order(tickets::id.asc()),
     };
-    let rows: Vec<Row> = q.limit(limit + 1).load(conn)?;
+    let rows: Vec<Row> = crate::page::limited(q, limit + 1).load(conn)?;
     Page::from_rows(
         rows,
         limit,
@@ -1234,7 +1234,8 @@ pub fn messages(
     if let Some(a) = after {
         q = q.filter(ticket_messages::id.gt(DbUuid(a)));
     }
-    let rows: Vec<MessageRow> = q.order(ticket_messages::id).limit(limit + 1).load(conn)?;
+    let rows: Vec<MessageRow> =
+        crate::page::limited(q.order(ticket_messages::id), limit + 1).load(conn)?;
     Page::from_rows(rows, limit, message_of, |t| {
         crate::page::encode_token(&t.id)
     })
@@ -1302,7 +1303,8 @@ pub fn events(
     if let Some(a) = after {
         q = q.filter(ticket_events::id.gt(DbUuid(a)));
     }
-    let rows: Vec<EventRow> = q.order(ticket_events::id).limit(limit + 1).load(conn)?;
+    let rows: Vec<EventRow> =
+        crate::page::limited(q.order(ticket_events::id), limit + 1).load(conn)?;
     Page::from_rows(rows, limit, event_of, |t| crate::page::encode_token(&t.id))
 }
 
@@ -1324,10 +1326,11 @@ pub(crate) fn customer_events(
                 .or(ticket_events::id.lt(DbUuid(id))),
         );
     }
-    let rows: Vec<EventRow> = q
-        .order((ticket_events::created_at.desc(), ticket_events::id.desc()))
-        .limit(limit)
-        .load(conn)?;
+    let rows: Vec<EventRow> = crate::page::limited(
+        q.order((ticket_events::created_at.desc(), ticket_events::id.desc())),
+        limit,
+    )
+    .load(conn)?;
     rows.into_iter().map(event_of).collect()
 }
 

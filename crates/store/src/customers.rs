@@ -727,18 +727,21 @@ pub fn list(
             macro_rules! keyset {
                 ($col:expr, asc) => {{
                     if let Some((k, id)) = after {
-                        // The leading `>=` is what lets the (col, id) index seek; the rest is exact.
+                        // The leading `>=` is what lets the (col, id) index seek; the rest is
+                        // exact. `opaque`: one plan for every cursor on PostgreSQL.
+                        let k = || crate::page::opaque::<TimestampType, _>(k);
                         q = q
-                            .filter($col.ge(k))
-                            .filter($col.gt(k).or(customers::id.gt(id)));
+                            .filter($col.ge(k()))
+                            .filter($col.gt(k()).or(customers::id.gt(id)));
                     }
                     q = q.order(($col.asc(), customers::id.asc()));
                 }};
                 ($col:expr, desc) => {{
                     if let Some((k, id)) = after {
+                        let k = || crate::page::opaque::<TimestampType, _>(k);
                         q = q
-                            .filter($col.le(k))
-                            .filter($col.lt(k).or(customers::id.lt(id)));
+                            .filter($col.le(k()))
+                            .filter($col.lt(k()).or(customers::id.lt(id)));
                     }
                     q = q.order(($col.desc(), customers::id.desc()));
                 }};

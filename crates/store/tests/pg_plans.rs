@@ -1,6 +1,7 @@
 //! PostgreSQL reuses one plan for a page of customers instead of planning every request: the
-//! page size is written into the SQL (`page::limited`), so the generic plan is chosen after five
-//! executions. With `LIMIT $1` every execution was planned again (`custom_plans` only).
+//! page size is written into the SQL (`page::limited`) and a cursor's key is hidden behind a
+//! sub-select (`page::opaque`), so the generic plan is chosen after five executions. With
+//! `LIMIT $1`, or a cursor near the start of the table, every execution was planned again.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use diesel::prelude::*;
@@ -29,16 +30,30 @@ fn check(url: &str) {
     let draft: rapport_domain::customer::CustomerDraft =
         serde_json::from_value(serde_json::json!({"given_name": "Ana"})).unwrap();
     let draft = draft.parse().unwrap();
-    for _ in 0..3 {
-        customers::insert(&mut conn, &draft, rapport_domain::now()).unwrap();
-    }
+    // Enough rows, with statistics, for the planner to see that nearly all of them follow the
+    // first page's cursor: what made it plan each page after a cursor again.
+    let start = rapport_domain::now() - chrono::Duration::days(30);
+    let rows: Vec<rapport_store::bulk::NewCustomer<'_>> = (0..20_000)
+        .map(|i| rapport_store::bulk::NewCustomer {
+            id: uuid::Uuid::now_v7(),
+            draft: &draft,
+            created_at: start + chrono::Duration::seconds(i),
+        })
+        .collect();
+    rapport_store::transaction(&mut conn, |c| {
+        rapport_store::bulk::insert_customers(c, &rows)
+    })
+    .unwrap();
+    diesel::sql_query("ANALYZE customers")
+        .execute(&mut *conn)
+        .unwrap();
     // First pages, then pages after a cursor (the statement with the keyset condition).
     let first = customers::list(
         &mut conn,
         &CustomerFilter::default(),
         CustomerSort::CreatedAsc,
         None,
-        1,
+        50,
     )
     .unwrap();
     let cursor = first.next_cursor.unwrap();
@@ -48,19 +63,19 @@ fn check(url: &str) {
             &CustomerFilter::default(),
             CustomerSort::CreatedAsc,
             None,
-            1,
+            50,
         )
         .unwrap();
-        assert_eq!(page.items.len(), 1);
+        assert_eq!(page.items.len(), 50);
         let next = customers::list(
             &mut conn,
             &CustomerFilter::default(),
             CustomerSort::CreatedAsc,
             Some(&cursor),
-            1,
+            50,
         )
         .unwrap();
-        assert_eq!(next.items.len(), 1);
+        assert_eq!(next.items.len(), 50);
         assert_ne!(next.items[0].id(), page.items[0].id());
     }
     let DbConn::Pg(pg) = &mut *conn else {
@@ -68,7 +83,7 @@ fn check(url: &str) {
     };
     let plans: Vec<Plans> = diesel::sql_query(
         "SELECT generic_plans, custom_plans FROM pg_prepared_statements \
-         WHERE statement LIKE '%FROM \"customers\"%ORDER BY%LIMIT 2'",
+         WHERE statement LIKE '%FROM \"customers\"%ORDER BY%LIMIT 51'",
     )
     .load(pg)
     .unwrap();

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
-use diesel::{Connection, ExpressionMethods, PgConnection, QueryDsl, RunQueryDsl};
+use diesel::{Connection, ExpressionMethods, QueryDsl, RunQueryDsl};
 use rapport::config::Config;
 use rapport::seed::loyalty::{demo_catalog, demo_program};
 use rapport::seed::{parse_until, seed_demo, DemoCustomer, DemoOptions, Generator};
@@ -519,27 +519,5 @@ fn seeds_a_fresh_sqlite_file() {
 
 #[test]
 fn seeds_a_fresh_postgres_database() {
-    let admin_url = std::env::var("RAPPORT_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let required = std::env::var("RAPPORT_REQUIRE_POSTGRES")
-        .is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
-    let mut admin = match PgConnection::establish(&admin_url) {
-        Ok(c) => c,
-        Err(e) if !required => {
-            eprintln!("skipped: PostgreSQL not reachable at {admin_url} ({e}); set RAPPORT_REQUIRE_POSTGRES=1 to fail instead");
-            return;
-        }
-        Err(e) => panic!("RAPPORT_REQUIRE_POSTGRES=1 but PostgreSQL is not reachable: {e}"),
-    };
-    let name = format!("rapport_seed_{}", uuid::Uuid::now_v7().simple());
-    diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
-        .execute(&mut admin)
-        .unwrap();
-    let (head, _) = admin_url.rsplit_once('/').unwrap();
-    let result = std::panic::catch_unwind(|| seed_and_check(&format!("{head}/{name}")));
-    let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-        .execute(&mut admin);
-    if let Err(panic) = result {
-        std::panic::resume_unwind(panic);
-    }
+    rapport_store::testing::with_postgres_database("rapport_seed", seed_and_check);
 }

@@ -20,6 +20,8 @@ pub mod merge;
 pub mod page;
 pub mod schema;
 pub mod settings;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod tickets;
 pub mod timeline;
 mod types;

@@ -48,35 +48,23 @@ fn check(url: &str) {
         .execute(&mut *conn)
         .unwrap();
     // First pages, then pages after a cursor (the statement with the keyset condition).
-    let first = customers::list(
-        &mut conn,
-        &CustomerFilter::default(),
-        CustomerSort::CreatedAsc,
-        None,
-        50,
-    )
-    .unwrap();
-    let cursor = first.next_cursor.unwrap();
-    for _ in 0..8 {
+    let page = |conn: &mut DbConn, cursor: Option<&str>| {
         let page = customers::list(
-            &mut conn,
+            conn,
             &CustomerFilter::default(),
             CustomerSort::CreatedAsc,
-            None,
+            cursor,
             50,
         )
         .unwrap();
         assert_eq!(page.items.len(), 50);
-        let next = customers::list(
-            &mut conn,
-            &CustomerFilter::default(),
-            CustomerSort::CreatedAsc,
-            Some(&cursor),
-            50,
-        )
-        .unwrap();
-        assert_eq!(next.items.len(), 50);
-        assert_ne!(next.items[0].id(), page.items[0].id());
+        page
+    };
+    let cursor = page(&mut conn, None).next_cursor.unwrap();
+    for _ in 0..8 {
+        let first = page(&mut conn, None);
+        let next = page(&mut conn, Some(&cursor));
+        assert_ne!(next.items[0].id(), first.items[0].id());
     }
     let DbConn::Pg(pg) = &mut *conn else {
         panic!("a PostgreSQL connection")
@@ -96,27 +84,5 @@ fn check(url: &str) {
 
 #[test]
 fn customer_pages_reuse_one_plan_on_postgres() {
-    let admin_url = std::env::var("RAPPORT_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let required = std::env::var("RAPPORT_REQUIRE_POSTGRES")
-        .is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
-    let mut admin = match PgConnection::establish(&admin_url) {
-        Ok(c) => c,
-        Err(e) if !required => {
-            eprintln!("skipped: PostgreSQL not reachable at {admin_url} ({e}); set RAPPORT_REQUIRE_POSTGRES=1 to fail instead");
-            return;
-        }
-        Err(e) => panic!("RAPPORT_REQUIRE_POSTGRES=1 but PostgreSQL is not reachable: {e}"),
-    };
-    let name = format!("rapport_plans_{}", uuid::Uuid::now_v7().simple());
-    diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
-        .execute(&mut admin)
-        .unwrap();
-    let (head, _) = admin_url.rsplit_once('/').unwrap();
-    let result = std::panic::catch_unwind(|| check(&format!("{head}/{name}")));
-    let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-        .execute(&mut admin);
-    if let Err(panic) = result {
-        std::panic::resume_unwind(panic);
-    }
+    rapport_store::testing::with_postgres_database("rapport_plans", check);
 }

@@ -201,7 +201,8 @@ where
         // A bulk load leaves a write-ahead log as large as what it wrote (5 GB after 10 000 000
         // interactions), which SQLite keeps on disk and the next process to open the file reads
         // through (4 s for that one). Copy it into the database and empty it. Best effort: with
-        // readers active it gives up after the busy timeout, and the log is checkpointed later.
+        // readers active it gives up after the busy timeout, and inside a transaction (the
+        // server's writer) SQLite refuses it; the log is checkpointed later either way.
         let _ = conn.batch_execute("PRAGMA wal_checkpoint(TRUNCATE)");
     }
     result

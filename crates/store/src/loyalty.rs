@@ -615,7 +615,7 @@ pub(crate) fn load_entries(
         Option<i64>,
         DbTime,
     );
-    let rows: Vec<EntryRow> = q
+    let q = q
         .order((entries::created_at.desc(), entries::id.desc()))
         .select((
             entries::id,
@@ -628,9 +628,8 @@ pub(crate) fn load_entries(
             entries::reverses_id,
             entries::program_version,
             entries::created_at,
-        ))
-        .limit(limit)
-        .load(conn)?;
+        ));
+    let rows: Vec<EntryRow> = crate::page::limited(q, limit).load(conn)?;
     let ids: Vec<DbUuid> = rows.iter().map(|r| r.0).collect();
     let expiries: HashMap<Uuid, Option<DbTime>> = lots::table
         .filter(lots::entry_id.eq_any(&ids))

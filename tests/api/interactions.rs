@@ -183,7 +183,11 @@ both_backends! {
         let key = app.key_with(&["customers:read", "customers:write"]).await;
         let res = app.with(&key, Method::GET, "/api/v1/interactions").send().await.unwrap();
         assert_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
+        // The timeline shows a customers-only key none of the interactions.
         let res = app.with(&key, Method::GET, &format!("/api/v1/customers/{ana}/timeline")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.json::<Value>().await.unwrap()["data"], json!([]));
+        let res = app.with(&key, Method::GET, &format!("/api/v1/customers/{ana}/timeline?kinds=interaction")).send().await.unwrap();
         assert_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
     }
 

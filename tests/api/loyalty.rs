@@ -113,6 +113,41 @@ async fn movements(app: &TestApp, customer: &str) -> Vec<(String, i64)> {
 }
 
 both_backends! {
+    async fn the_timeline_shows_each_kind_only_to_credentials_with_its_scope(app) {
+        put_program(&app, &supermarket(365)).await;
+        let c = customer(&app, "Eva").await;
+        buy(&app, &c, 80_000, "USD").await;
+        let res = app.admin(Method::POST, "/api/v1/tickets")
+            .json(&json!({"customer_id": c, "subject": "Late delivery"})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let kinds = |key: String, query: &'static str| {
+            let app = &app;
+            let c = c.clone();
+            async move {
+                let res = app.with(&key, Method::GET, &format!("/api/v1/customers/{c}/timeline{query}")).send().await.unwrap();
+                assert_eq!(res.status(), StatusCode::OK, "{query}");
+                let page: Value = res.json().await.unwrap();
+                let mut kinds: Vec<String> = page["data"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap().to_owned()).collect();
+                kinds.sort();
+                kinds.dedup();
+                kinds
+            }
+        };
+        assert_eq!(kinds(app.admin_key.clone(), "").await, ["interaction", "loyalty_entry", "ticket_event"]);
+        // Without loyalty:read and tickets:read, their entries are left out.
+        let narrow = app.key_with(&["customers:read", "interactions:read"]).await;
+        assert_eq!(kinds(narrow.clone(), "").await, ["interaction"]);
+        let wide = app.key_with(&["customers:read", "loyalty:read", "tickets:read"]).await;
+        assert_eq!(kinds(wide.clone(), "").await, ["loyalty_entry", "ticket_event"]);
+        // A client chooses the kinds; asking for one the key may not read is refused.
+        assert_eq!(kinds(app.admin_key.clone(), "?kinds=ticket_event,loyalty_entry").await, ["loyalty_entry", "ticket_event"]);
+        assert_eq!(kinds(wide.clone(), "?kinds=ticket_event").await, ["ticket_event"]);
+        let res = app.with(&narrow, Method::GET, &format!("/api/v1/customers/{c}/timeline?kinds=loyalty_entry")).send().await.unwrap();
+        assert_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
+        let res = app.admin(Method::GET, &format!("/api/v1/customers/{c}/timeline?kinds=interaction,emails")).send().await.unwrap();
+        assert_problem(res, StatusCode::BAD_REQUEST, "invalid_query").await;
+    }
+
     async fn the_supermarket_purchases_earn_by_tier_and_give_back_when_withdrawn(app) {
         put_program(&app, &supermarket(365)).await;
         let c = customer(&app, "Eva").await;

@@ -4,9 +4,11 @@
 //! asks every source for its next `limit + 1` events after the cursor, merges them by
 //! `(occurred_at, id)` and keeps `limit`: keyset pagination across tables, as cheap on page 1 000
 //! as on page 1. A new kind of event (loyalty, tickets, campaigns) is one more source in the
-//! list, nothing else.
+//! list, nothing else. Each source names the scope a caller needs to see it; the HTTP layer
+//! passes only the sources the caller may see (and asked for).
 
 use chrono::{DateTime, Utc};
+use rapport_domain::auth::Scope;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -29,6 +31,10 @@ pub struct TimelineEvent {
 
 /// A kind of record that appears on timelines.
 pub trait TimelineSource: Sync {
+    /// The `type` its events carry, e.g. `interaction`.
+    fn kind(&self) -> &'static str;
+    /// The scope a caller needs to see these events (besides `customers:read`).
+    fn scope(&self) -> Scope;
     /// Up to `limit` events of this customer strictly before `before` in `(occurred_at, id)`
     /// order, newest first.
     fn events(
@@ -45,16 +51,18 @@ pub static SOURCES: &[&dyn TimelineSource] = &[&InteractionEvents, &LoyaltyEvent
 
 const SORT: &str = "-occurred_at";
 
-/// One page of a customer's timeline, newest first.
+/// One page of a customer's timeline, newest first, from the given sources (a subset of
+/// [`SOURCES`]). The cursor is a position in time, so it stays valid whatever the sources.
 pub fn page(
     conn: &mut DbConn,
     customer_id: Uuid,
+    sources: &[&dyn TimelineSource],
     cursor: Option<&str>,
     limit: i64,
 ) -> StoreResult<Page<TimelineEvent>> {
     let before = time_cursor(cursor, SORT)?.map(|(t, id)| (t.0, id.0));
     let mut events = Vec::new();
-    for source in SOURCES {
+    for source in sources {
         events.extend(source.events(conn, customer_id, before, limit + 1)?);
     }
     events.sort_by_key(|e| std::cmp::Reverse((e.occurred_at, e.id)));
@@ -74,6 +82,14 @@ pub fn page(
 struct InteractionEvents;
 
 impl TimelineSource for InteractionEvents {
+    fn kind(&self) -> &'static str {
+        "interaction"
+    }
+
+    fn scope(&self) -> Scope {
+        Scope::InteractionsRead
+    }
+
     fn events(
         &self,
         conn: &mut DbConn,
@@ -89,7 +105,7 @@ impl TimelineSource for InteractionEvents {
             .into_iter()
             .map(|i| {
                 Ok(TimelineEvent {
-                    kind: "interaction",
+                    kind: self.kind(),
                     id: i.id,
                     occurred_at: i.draft.occurred_at,
                     data: serde_json::to_value(&i)
@@ -104,6 +120,14 @@ impl TimelineSource for InteractionEvents {
 struct LoyaltyEvents;
 
 impl TimelineSource for LoyaltyEvents {
+    fn kind(&self) -> &'static str {
+        "loyalty_entry"
+    }
+
+    fn scope(&self) -> Scope {
+        Scope::LoyaltyRead
+    }
+
     fn events(
         &self,
         conn: &mut DbConn,
@@ -115,7 +139,7 @@ impl TimelineSource for LoyaltyEvents {
             .into_iter()
             .map(|e| {
                 Ok(TimelineEvent {
-                    kind: "loyalty_entry",
+                    kind: self.kind(),
                     id: e.id,
                     occurred_at: e.created_at,
                     data: serde_json::to_value(&e)
@@ -131,6 +155,14 @@ impl TimelineSource for LoyaltyEvents {
 struct TicketEvents;
 
 impl TimelineSource for TicketEvents {
+    fn kind(&self) -> &'static str {
+        "ticket_event"
+    }
+
+    fn scope(&self) -> Scope {
+        Scope::TicketsRead
+    }
+
     fn events(
         &self,
         conn: &mut DbConn,
@@ -142,7 +174,7 @@ impl TimelineSource for TicketEvents {
             .into_iter()
             .map(|e| {
                 Ok(TimelineEvent {
-                    kind: "ticket_event",
+                    kind: self.kind(),
                     id: e.id,
                     occurred_at: e.at,
                     data: serde_json::to_value(&e)

@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::{scope, Auth, Principal, Subject};
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiError, ApiResult, Code, Problem};
 use crate::extract::{apply_merge_patch, etag, if_match, if_none_match, JsonBody, MergePatch};
 use crate::routes::{page_limit, Page, PageQuery};
 use crate::AppState;
@@ -335,21 +335,68 @@ pub struct TimelineEvent {
     pub data: serde_json::Value,
 }
 
-/// Paging of a timeline.
 fn customer_not_found(e: ApiError) -> ApiError {
     crate::error::not_found_as("customer")(e)
 }
 
-/// Everything about a customer, newest first, in one paginated stream. A merged duplicate's id
-/// gives the survivor's timeline.
+/// The query of a timeline: a page, and which kinds of event.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TimelineQuery {
+    /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    /// Opaque cursor from the previous page's `next_cursor` (valid with any `kinds`).
+    pub cursor: Option<String>,
+    /// Comma-separated kinds of event to include: `interaction` (needs `interactions:read`),
+    /// `loyalty_entry` (`loyalty:read`), `ticket_event` (`tickets:read`). Absent: every kind the
+    /// credential may read; asking for a kind it may not read is a 403.
+    #[param(
+        pattern = "^(interaction|loyalty_entry|ticket_event)(,(interaction|loyalty_entry|ticket_event))*$"
+    )]
+    pub kinds: Option<String>,
+}
+
+/// The timeline sources the caller asked for and may see.
+fn timeline_sources(
+    principal: &crate::auth::Principal,
+    kinds: Option<&str>,
+) -> ApiResult<Vec<&'static dyn timeline::TimelineSource>> {
+    let Some(kinds) = kinds.map(str::trim).filter(|k| !k.is_empty()) else {
+        return Ok(timeline::SOURCES
+            .iter()
+            .copied()
+            .filter(|s| principal.scopes.allows(s.scope()))
+            .collect());
+    };
+    let mut chosen: Vec<&'static dyn timeline::TimelineSource> = Vec::new();
+    for kind in kinds.split(',').map(str::trim) {
+        let Some(source) = timeline::SOURCES.iter().copied().find(|s| s.kind() == kind) else {
+            let known: Vec<&str> = timeline::SOURCES.iter().map(|s| s.kind()).collect();
+            return Err(ApiError::new(
+                Code::InvalidQuery,
+                format!("kinds: unknown kind `{kind}`; known: {}", known.join(", ")),
+            ));
+        };
+        principal.require(source.scope())?;
+        if !chosen.iter().any(|s| s.kind() == kind) {
+            chosen.push(source);
+        }
+    }
+    Ok(chosen)
+}
+
+/// Everything about a customer, newest first, in one paginated stream: the kinds of event the
+/// credential may read (see `kinds`). A merged duplicate's id gives the survivor's timeline.
 #[utoipa::path(
     get, path = "/api/v1/customers/{id}/timeline", tag = "customers",
-    params(("id" = Uuid, Path, description = "Customer id"), PageQuery),
+    params(("id" = Uuid, Path, description = "Customer id"), TimelineQuery),
     responses(
         (status = 200, description = "A page of the timeline", body = Page<TimelineEvent>),
-        (status = 400, description = "Bad id, query or cursor", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Bad id, query, kind or cursor", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Lacks `customers:read` or `interactions:read`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Lacks `customers:read`, or the scope of a kind asked for", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -357,16 +404,20 @@ pub async fn customer_timeline(
     auth: Auth<scope::CustomersRead>,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    query: web::Query<PageQuery>,
+    query: web::Query<TimelineQuery>,
 ) -> ApiResult<HttpResponse> {
-    auth.principal
-        .require(rapport_domain::auth::Scope::InteractionsRead)?;
+    let TimelineQuery {
+        limit,
+        cursor,
+        kinds,
+    } = query.into_inner();
+    let sources = timeline_sources(&auth.principal, kinds.as_deref())?;
+    let (limit, cursor) = PageQuery { limit, cursor }.limit_and_cursor()?;
     let id = id.into_inner();
-    let (limit, cursor) = query.into_inner().limit_and_cursor()?;
     let page = state
         .run(move |conn| {
             let id = customers::resolve_id(conn, id)?.ok_or(rapport_store::StoreError::NotFound)?;
-            timeline::page(conn, id, cursor.as_deref(), limit)
+            timeline::page(conn, id, &sources, cursor.as_deref(), limit)
         })
         .await
         .map_err(customer_not_found)?;

@@ -174,6 +174,16 @@ impl TestApp {
         format!("{}{}", self.base, path)
     }
 
+    pub fn database_url(&self) -> &str {
+        &self.database_url
+    }
+
+    /// The `rapport` binary serving this database in a process of its own, which a test may
+    /// kill (or make abort at a fault point, `RAPPORT_FAULT`) and start again.
+    pub async fn spawn_process(&self, env: &[(&str, &str)]) -> ServerProcess {
+        ServerProcess::start(&self.database_url, env).await
+    }
+
     /// A request with no credentials.
     pub fn anon(&self, method: Method, path: &str) -> RequestBuilder {
         self.client.request(method, self.url(path))
@@ -299,6 +309,74 @@ impl TestApp {
         rapport_store::settings::get(&mut conn, "jwt_secret")
             .unwrap()
             .unwrap()
+    }
+}
+
+/// The real binary, `rapport serve`, in a child process; killed when dropped.
+pub struct ServerProcess {
+    child: std::process::Child,
+    pub base: String,
+}
+
+impl ServerProcess {
+    pub async fn start(database_url: &str, env: &[(&str, &str)]) -> ServerProcess {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_rapport"));
+        cmd.arg("serve")
+            .env("DATABASE_URL", database_url)
+            .env("RAPPORT_BIND", format!("127.0.0.1:{port}"))
+            .env("RAPPORT_WORKERS", "2")
+            .env("RAPPORT_LOYALTY_EXPIRY_EVERY", "0")
+            .env("RUST_LOG", "warn")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("the rapport binary starts");
+        let mut process = ServerProcess {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let client = reqwest::Client::new();
+        for _ in 0..200 {
+            if let Ok(res) = client.get(process.url("/health/ready")).send().await {
+                if res.status() == StatusCode::OK {
+                    return process;
+                }
+            }
+            if let Some(status) = process.child.try_wait().unwrap() {
+                panic!("the server exited before it was ready: {status}");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the server did not get ready");
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Waits for the process to end by itself (an injected abort), at most ten seconds.
+    pub async fn exited(&mut self) -> std::process::ExitStatus {
+        for _ in 0..200 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the server did not exit");
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

@@ -6,6 +6,7 @@ mod helpers;
 
 mod api_keys;
 mod auth;
+mod crash;
 mod customers;
 mod errors;
 mod errors_nul;

@@ -18,6 +18,43 @@ async fn export(app: &TestApp, path: &str) -> String {
     res.text().await.unwrap()
 }
 
+/// Starts a raw HTTP/1.1 import of `body` on `base` (`http://host:port`), sending only its first
+/// `sent` bytes; the caller sends the rest (or not) on the returned stream.
+fn start_upload(base: &str, key: &str, body: &str, sent: usize) -> std::net::TcpStream {
+    use std::io::Write;
+    let addr = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    let head = format!(
+        "POST /api/v1/customers/import HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\n\
+         Content-Type: application/x-ndjson\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&body.as_bytes()[..sent]).unwrap();
+    stream.flush().unwrap();
+    stream
+}
+
+/// Reads the whole answer on `stream` (the server closes it); returns its status line and body.
+async fn finish_upload(mut stream: std::net::TcpStream) -> (String, String) {
+    tokio::task::spawn_blocking(move || {
+        use std::io::Read;
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .unwrap();
+        let mut text = String::new();
+        stream.read_to_string(&mut text).unwrap();
+        let status = text.lines().next().unwrap_or_default().to_owned();
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
+        (status, body)
+    })
+    .await
+    .unwrap()
+}
+
 fn ndjson(rows: &[Value]) -> String {
     rows.iter().map(|r| format!("{r}\n")).collect()
 }
@@ -200,5 +237,47 @@ both_backends! {
         assert_eq!(exported.len(), 1);
         assert_eq!(exported[0]["external_ref"], "shop-17");
         assert_eq!(exported[0]["given_name"], "Ana");
+    }
+
+    async fn an_import_still_uploading_holds_up_no_other_write(app) {
+        let body = ndjson(&[json!({"given_name": "Ana", "external_ref": "a"}), json!({"given_name": "Bo", "external_ref": "b"})]);
+        let mut upload = start_upload(&app.base, &app.admin_key, &body, 10);
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        // The upload is held open; other writes go on (on SQLite they share one writer).
+        let created = tokio::time::timeout(std::time::Duration::from_secs(10), app.create_customer(json!({"given_name": "Meanwhile"}))).await;
+        assert!(created.is_ok(), "a customer POST waited for an unfinished upload");
+        if let rapport_store::DbConn::Pg(c) = &mut *app.db.conn().unwrap() {
+            #[derive(diesel::QueryableByName)]
+            struct N {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                n: i64,
+            }
+            let open: N = diesel::RunQueryDsl::get_result(diesel::sql_query(
+                "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
+            ), c).unwrap();
+            assert_eq!(open.n, 0, "no transaction is held open while the body arrives");
+        }
+        std::io::Write::write_all(&mut upload, &body.as_bytes()[10..]).unwrap();
+        let (status, answer) = finish_upload(upload).await;
+        assert!(status.contains(" 200 "), "{status}: {answer}");
+        assert_eq!(app.customers_snapshot().len(), 3);
+    }
+
+    async fn an_import_whose_body_stops_arriving_gets_a_408_and_writes_nothing(app) {
+        let server = app.spawn_process(&[("RAPPORT_IMPORT_BODY_TIMEOUT", "1")]).await;
+        let body = ndjson(&[json!({"given_name": "Ana"})]);
+        let upload = start_upload(&server.base, &app.admin_key, &body, 5);
+        let (status, answer) = finish_upload(upload).await;
+        assert!(status.contains(" 408 "), "{status}: {answer}");
+        let problem: Value = serde_json::from_str(answer.trim()).unwrap();
+        assert_eq!(problem["code"], "request_timeout", "{problem}");
+        assert!(app.customers_snapshot().is_empty());
+        // Over the size limit: 413, nothing written.
+        let server = app.spawn_process(&[("RAPPORT_IMPORT_MAX_BYTES", "100")]).await;
+        let big = ndjson(&(0..10).map(|i| json!({"given_name": format!("Customer {i}")})).collect::<Vec<_>>());
+        let upload = start_upload(&server.base, &app.admin_key, &big, big.len());
+        let (status, answer) = finish_upload(upload).await;
+        assert!(status.contains(" 413 "), "{status}: {answer}");
+        assert!(app.customers_snapshot().is_empty());
     }
 }

@@ -29,10 +29,12 @@ pub enum Code {
     MethodNotAllowed,
     Conflict,
     PreconditionFailed,
+    RequestTimeout,
     PayloadTooLarge,
     UnsupportedMediaType,
     ValidationFailed,
     IdempotencyKeyReused,
+    IdempotencyInProgress,
     RateLimited,
     Internal,
     Unavailable,
@@ -70,6 +72,11 @@ impl Code {
                 "idempotency_key_reused",
                 "Idempotency key reused",
             ),
+            IdempotencyInProgress => (
+                StatusCode::CONFLICT,
+                "idempotency_in_progress",
+                "Idempotency key in use",
+            ),
             NotFound => (StatusCode::NOT_FOUND, "not_found", "Not found"),
             MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -81,6 +88,11 @@ impl Code {
                 StatusCode::PRECONDITION_FAILED,
                 "precondition_failed",
                 "Precondition failed",
+            ),
+            RequestTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                "Request body timed out",
             ),
             PayloadTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -124,6 +136,7 @@ impl Code {
             404 => Code::NotFound,
             405 => Code::MethodNotAllowed,
             409 => Code::Conflict,
+            408 => Code::RequestTimeout,
             412 => Code::PreconditionFailed,
             413 => Code::PayloadTooLarge,
             415 => Code::UnsupportedMediaType,
@@ -281,6 +294,10 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => ApiError::new(Code::NotFound, "not found"),
+            StoreError::Conflict("idempotency_taken_over") => ApiError::new(
+                Code::IdempotencyInProgress,
+                "this attempt outlived its hold on the Idempotency-Key and a retry took it over; nothing was written by it",
+            ),
             StoreError::Conflict(rule) => ApiError::new(Code::Conflict, conflict_detail(rule)),
             StoreError::VersionMismatch => ApiError::new(
                 Code::PreconditionFailed,

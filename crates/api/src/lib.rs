@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod fault;
 pub mod idempotency;
 pub mod metrics;
 pub mod middleware;
@@ -32,6 +33,13 @@ pub struct ApiConfig {
     /// How long a verified API key is trusted before the database is asked again: the longest
     /// a key revoked elsewhere keeps working on this process.
     pub key_cache_ttl: std::time::Duration,
+    /// How long an `Idempotency-Key` is held for the attempt that reserved it (see
+    /// [`idempotency`]).
+    pub idempotency_lease: std::time::Duration,
+    /// The largest import body, in bytes.
+    pub import_max_bytes: u64,
+    /// The longest an import's upload may go without sending anything.
+    pub import_body_timeout: std::time::Duration,
 }
 
 impl Default for ApiConfig {
@@ -40,6 +48,9 @@ impl Default for ApiConfig {
             metrics_public: true,
             workers: 0,
             key_cache_ttl: auth::KEY_CACHE_TTL,
+            idempotency_lease: std::time::Duration::from_secs(60),
+            import_max_bytes: 1 << 30,
+            import_body_timeout: std::time::Duration::from_secs(30),
         }
     }
 }

@@ -91,6 +91,35 @@ pub struct Config {
     )]
     pub key_cache_ttl: u64,
 
+    /// Seconds an `Idempotency-Key` stays with the attempt that reserved it while that attempt
+    /// has not answered; a retry after that takes the key over (the attempt, if it still runs,
+    /// then rolls its write back). Longer than any request should take.
+    #[arg(
+        long,
+        env = "RAPPORT_IDEMPOTENCY_LEASE",
+        default_value_t = 60,
+        global = true
+    )]
+    pub idempotency_lease: u64,
+
+    /// The largest import body (`POST …/import`), in bytes.
+    #[arg(
+        long,
+        env = "RAPPORT_IMPORT_MAX_BYTES",
+        default_value_t = 1 << 30,
+        global = true
+    )]
+    pub import_max_bytes: u64,
+
+    /// Seconds an import's upload may go without sending any of its body (then 408).
+    #[arg(
+        long,
+        env = "RAPPORT_IMPORT_BODY_TIMEOUT",
+        default_value_t = 30,
+        global = true
+    )]
+    pub import_body_timeout: u64,
+
     /// Seconds between the server's loyalty expiry runs (0: never; `rapport loyalty expire`
     /// runs one by hand). Every server process may run them: they are idempotent.
     #[arg(
@@ -128,6 +157,9 @@ impl Config {
             workers: 2,
             metrics_public: true,
             key_cache_ttl: 5,
+            idempotency_lease: 60,
+            import_max_bytes: 1 << 30,
+            import_body_timeout: 30,
             loyalty_expiry_every: 3600,
         }
     }

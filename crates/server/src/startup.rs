@@ -91,6 +91,9 @@ impl Application {
             metrics_public: config.metrics_public,
             workers: config.workers,
             key_cache_ttl: Duration::from_secs(config.key_cache_ttl),
+            idempotency_lease: Duration::from_secs(config.idempotency_lease.max(1)),
+            import_max_bytes: config.import_max_bytes,
+            import_body_timeout: Duration::from_secs(config.import_body_timeout.max(1)),
         };
         let state = AppState::new(db.clone(), jwt, api_config)?;
         let metrics = state.metrics.clone();

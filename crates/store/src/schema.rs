@@ -139,6 +139,8 @@ diesel::table! {
         response_headers -> Nullable<JsonType>,
         created_at -> TimestampType,
         completed_at -> Nullable<TimestampType>,
+        owner -> Nullable<Text>,
+        lease_until -> Nullable<TimestampType>,
     }
 }
 

@@ -1,6 +1,6 @@
 //! `/api/v1/api-keys` (admin): create (the secret is shown once), list, get, revoke.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use rapport_domain::auth::{ApiKey, Scope, Scopes};
 use rapport_domain::FieldError;
@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::auth::{generate_api_key, scope, Auth};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::JsonBody;
+use crate::idempotency::Reply;
 use crate::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -70,6 +71,7 @@ pub struct CreatedApiKey {
 pub async fn create_api_key(
     auth: Auth<scope::Admin>,
     state: web::Data<AppState>,
+    req: HttpRequest,
     JsonBody(body): JsonBody<CreateApiKey>,
 ) -> ApiResult<HttpResponse> {
     let mut errors = Vec::new();
@@ -100,23 +102,27 @@ pub async fn create_api_key(
         return Err(ApiError::Validation(errors));
     }
     let created_by = auth.principal.subject.label();
-    let (api_key, secret) = state
-        .run_write(move |conn| {
-            create(
-                conn,
-                &name,
-                &Scopes::new(body.scopes),
-                Some(&created_by),
-                body.expires_at,
-            )
-        })
+    let (_, res) = state
+        .write_reply(
+            &req,
+            move |conn| {
+                let (api_key, secret) = create(
+                    conn,
+                    &name,
+                    &Scopes::new(body.scopes),
+                    Some(&created_by),
+                    body.expires_at,
+                )?;
+                Ok(CreatedApiKey { api_key, secret })
+            },
+            |created| {
+                Reply::build(actix_web::http::StatusCode::CREATED)
+                    .location(format!("/api/v1/api-keys/{}", created.api_key.id))
+                    .json(created)
+            },
+        )
         .await?;
-    Ok(HttpResponse::Created()
-        .insert_header((
-            actix_web::http::header::LOCATION,
-            format!("/api/v1/api-keys/{}", api_key.id),
-        ))
-        .json(CreatedApiKey { api_key, secret }))
+    Ok(res)
 }
 
 /// Makes and stores a key; returns it with its secret. Shared with the CLI.

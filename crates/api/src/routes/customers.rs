@@ -1,6 +1,6 @@
 //! `/api/v1/customers`: create, read, list (filters, keyset pages), merge-patch, archive.
 
-use actix_web::http::header;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use rapport_domain::customer::CustomerSort;
@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::auth::{scope, Auth};
 use crate::error::{ApiError, ApiResult, Code, Problem};
 use crate::extract::{apply_merge_patch, etag, if_match, if_none_match, JsonBody, MergePatch};
+use crate::idempotency::Reply;
 use crate::routes::{page_limit, Page};
 use crate::AppState;
 
@@ -55,20 +56,25 @@ fn with_etag(mut res: actix_web::HttpResponseBuilder, c: &Customer) -> HttpRespo
 pub async fn create_customer(
     _auth: Auth<scope::CustomersWrite>,
     state: web::Data<AppState>,
+    req: HttpRequest,
     JsonBody(draft): JsonBody<CustomerDraft>,
 ) -> ApiResult<HttpResponse> {
     let draft = draft.parse()?;
     let now = rapport_domain::now();
-    let customer = state
-        .run_write(move |conn| customers::insert(conn, &draft, now))
+    let (_, res) = state
+        .write_reply(
+            &req,
+            move |conn| customers::insert(conn, &draft, now),
+            |c| {
+                Reply::build(StatusCode::CREATED)
+                    .location(format!("/api/v1/customers/{}", c.id))
+                    .etag(c.version)
+                    .json(c)
+            },
+        )
         .await?;
     state.metrics.customers_created.inc();
-    let mut res = HttpResponse::Created();
-    res.insert_header((
-        header::LOCATION,
-        format!("/api/v1/customers/{}", customer.id),
-    ));
-    Ok(with_etag(res, &customer))
+    Ok(res)
 }
 
 /// Get a customer (archived ones too, with `archived_at` set). The id of a duplicate merged into

@@ -1,7 +1,7 @@
 //! Likely duplicate customers, and merging one into another.
 
-use actix_web::http::header;
-use actix_web::{web, HttpResponse};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
 use rapport_domain::customer::Customer;
 use rapport_domain::duplicates::{self, DuplicateGroup, MergeRecord};
 use rapport_store::page::{decode_token, encode_token};
@@ -12,7 +12,8 @@ use uuid::Uuid;
 
 use crate::auth::{scope, Auth};
 use crate::error::{not_found_as, ApiResult, Problem};
-use crate::extract::{etag, JsonBody};
+use crate::extract::JsonBody;
+use crate::idempotency::Reply;
 use crate::routes::{page_limit, Page};
 use crate::AppState;
 
@@ -129,28 +130,33 @@ pub struct MergeOutcome {
 pub async fn merge_customer(
     auth: Auth<scope::CustomersWrite>,
     state: web::Data<AppState>,
+    http: HttpRequest,
     id: web::Path<Uuid>,
     JsonBody(req): JsonBody<MergeRequest>,
 ) -> ApiResult<HttpResponse> {
     let survivor = id.into_inner();
     let by = Some(auth.principal.subject.label());
     let now = rapport_domain::now();
-    let (customer, record) = state
-        .run_write(move |conn| {
-            let survivor = customers::resolve_id(conn, survivor)?
-                .ok_or(rapport_store::StoreError::NotFound)?;
-            let duplicate = customers::resolve_id(conn, req.duplicate_id)?
-                .ok_or(rapport_store::StoreError::MissingReference("duplicate_id"))?;
-            merge::merge(conn, survivor, duplicate, by, now)
-        })
+    let (_, res) = state
+        .write_reply(
+            &http,
+            move |conn| {
+                let survivor = customers::resolve_id(conn, survivor)?
+                    .ok_or(rapport_store::StoreError::NotFound)?;
+                let duplicate = customers::resolve_id(conn, req.duplicate_id)?
+                    .ok_or(rapport_store::StoreError::MissingReference("duplicate_id"))?;
+                let (customer, merge) = merge::merge(conn, survivor, duplicate, by, now)?;
+                Ok(MergeOutcome { customer, merge })
+            },
+            |outcome| {
+                Reply::build(StatusCode::OK)
+                    .etag(outcome.customer.version)
+                    .json(outcome)
+            },
+        )
         .await
         .map_err(not_found_as("customer"))?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::ETAG, etag(customer.version)))
-        .json(MergeOutcome {
-            customer,
-            merge: record,
-        }))
+    Ok(res)
 }
 
 /// The merges this customer survived, newest first, each with the duplicate as it was.

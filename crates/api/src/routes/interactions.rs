@@ -1,7 +1,7 @@
 //! `/api/v1/interactions`: the contact history (purchases among it), and per customer the
 //! timeline and the purchase summary.
 
-use actix_web::http::header;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use rapport_domain::customer::Channel;
@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::auth::{scope, Auth, Principal, Subject};
 use crate::error::{ApiError, ApiResult, Code, Problem};
 use crate::extract::{apply_merge_patch, etag, if_match, if_none_match, JsonBody, MergePatch};
+use crate::idempotency::Reply;
 use crate::routes::{page_limit, Page, PageQuery};
 use crate::AppState;
 
@@ -76,29 +77,37 @@ pub(crate) fn agent_of(p: &Principal) -> Agent {
 pub async fn create_interaction(
     auth: Auth<scope::InteractionsWrite>,
     state: web::Data<AppState>,
+    req: HttpRequest,
     JsonBody(draft): JsonBody<InteractionDraft>,
 ) -> ApiResult<HttpResponse> {
     let mut draft = draft.parse()?;
     let agent = agent_of(&auth.principal);
     let now = rapport_domain::now();
-    let (interaction, created) = state
-        .run_write(move |conn| {
-            draft.customer_id = customers::resolve_id(conn, draft.customer_id)?
-                .ok_or(rapport_store::StoreError::MissingReference("customer_id"))?;
-            interactions::insert(conn, &draft, Some(agent), now)
-        })
+    let ((_, created), res) = state
+        .write_reply(
+            &req,
+            move |conn| {
+                draft.customer_id = customers::resolve_id(conn, draft.customer_id)?
+                    .ok_or(rapport_store::StoreError::MissingReference("customer_id"))?;
+                interactions::insert(conn, &draft, Some(agent), now)
+            },
+            |(interaction, created)| {
+                let status = if *created {
+                    StatusCode::CREATED
+                } else {
+                    StatusCode::OK
+                };
+                Reply::build(status)
+                    .location(format!("/api/v1/interactions/{}", interaction.id))
+                    .etag(interaction.version)
+                    .json(interaction)
+            },
+        )
         .await?;
-    let mut res = if created {
+    if created {
         state.metrics.interactions_created.inc();
-        HttpResponse::Created()
-    } else {
-        HttpResponse::Ok()
-    };
-    res.insert_header((
-        header::LOCATION,
-        format!("/api/v1/interactions/{}", interaction.id),
-    ));
-    Ok(with_etag(res, &interaction))
+    }
+    Ok(res)
 }
 
 /// Get an interaction.

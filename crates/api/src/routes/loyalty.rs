@@ -1,7 +1,7 @@
 //! Loyalty: `/api/v1/loyalty/program` (versioned), and per customer the account
 //! (`/customers/{id}/loyalty`) and the ledger (`/customers/{id}/loyalty/transactions`).
 
-use actix_web::http::header;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use rand::Rng;
 use rapport_domain::loyalty::{
@@ -16,6 +16,7 @@ use uuid::Uuid;
 use crate::auth::{scope, Auth, Principal, Subject};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{apply_merge_patch, etag, if_match, JsonBody, MergePatch};
+use crate::idempotency::Reply;
 use crate::routes::{page_limit, Page, PageQuery};
 use crate::AppState;
 
@@ -217,6 +218,7 @@ pub async fn list_transactions(
 pub async fn adjust(
     auth: Auth<scope::LoyaltyWrite>,
     state: web::Data<AppState>,
+    req: HttpRequest,
     id: web::Path<Uuid>,
     JsonBody(draft): JsonBody<AdjustmentDraft>,
 ) -> ApiResult<HttpResponse> {
@@ -224,15 +226,19 @@ pub async fn adjust(
     let draft = draft.parse()?;
     let source = source_of(&auth.principal);
     let now = rapport_domain::now();
-    let entry = state
-        .run_write(move |conn| {
-            let id = customers::resolve_id(conn, id)?.ok_or(StoreError::NotFound)?;
-            loyalty::adjust(conn, id, &draft, source, now)
-        })
+    let (entry, res) = state
+        .write_reply(
+            &req,
+            move |conn| {
+                let id = customers::resolve_id(conn, id)?.ok_or(StoreError::NotFound)?;
+                loyalty::adjust(conn, id, &draft, source, now)
+            },
+            |entry| Reply::build(StatusCode::CREATED).json(entry),
+        )
         .await
         .map_err(customer_not_found)?;
     state.metrics.loyalty_entry(&entry);
-    Ok(HttpResponse::Created().json(entry))
+    Ok(res)
 }
 
 fn reward_not_found(e: ApiError) -> ApiError {
@@ -256,19 +262,23 @@ fn reward_not_found(e: ApiError) -> ApiError {
 pub async fn create_reward(
     _auth: Auth<scope::Admin>,
     state: web::Data<AppState>,
+    req: HttpRequest,
     JsonBody(draft): JsonBody<RewardDraft>,
 ) -> ApiResult<HttpResponse> {
     let draft = draft.parse()?;
     let now = rapport_domain::now();
-    let reward = state
-        .run_write(move |conn| loyalty::create_reward(conn, &draft, now))
+    let (_, res) = state
+        .write_reply(
+            &req,
+            move |conn| loyalty::create_reward(conn, &draft, now),
+            |reward| {
+                Reply::build(StatusCode::CREATED)
+                    .location(format!("/api/v1/loyalty/rewards/{}", reward.id))
+                    .json(reward)
+            },
+        )
         .await?;
-    Ok(HttpResponse::Created()
-        .insert_header((
-            header::LOCATION,
-            format!("/api/v1/loyalty/rewards/{}", reward.id),
-        ))
-        .json(reward))
+    Ok(res)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -477,16 +487,28 @@ fn reward_code() -> String {
 pub async fn redeem(
     _auth: Auth<scope::LoyaltyWrite>,
     state: web::Data<AppState>,
+    req: HttpRequest,
     id: web::Path<Uuid>,
     JsonBody(draft): JsonBody<RedemptionDraft>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let now = rapport_domain::now();
-    let redemption = state
-        .run_write(move |conn| {
-            let id = customers::resolve_id(conn, id)?.ok_or(StoreError::NotFound)?;
-            loyalty::redeem(conn, id, draft.reward_id, reward_code, now)
-        })
+    let (redemption, res) = state
+        .write_reply(
+            &req,
+            move |conn| {
+                let id = customers::resolve_id(conn, id)?.ok_or(StoreError::NotFound)?;
+                loyalty::redeem(conn, id, draft.reward_id, reward_code, now)
+            },
+            |r| {
+                Reply::build(StatusCode::CREATED)
+                    .location(format!(
+                        "/api/v1/customers/{}/loyalty/redemptions/{}",
+                        r.customer_id, r.id
+                    ))
+                    .json(r)
+            },
+        )
         .await
         .map_err(customer_not_found)?;
     state
@@ -494,15 +516,7 @@ pub async fn redeem(
         .loyalty_points
         .with_label_values(&["redeem", "taken"])
         .inc_by(redemption.points.unsigned_abs());
-    Ok(HttpResponse::Created()
-        .insert_header((
-            header::LOCATION,
-            format!(
-                "/api/v1/customers/{}/loyalty/redemptions/{}",
-                redemption.customer_id, redemption.id
-            ),
-        ))
-        .json(redemption))
+    Ok(res)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -599,15 +613,20 @@ pub async fn get_redemption(
 pub async fn cancel_redemption(
     _auth: Auth<scope::LoyaltyWrite>,
     state: web::Data<AppState>,
+    req: HttpRequest,
     path: web::Path<(Uuid, Uuid)>,
 ) -> ApiResult<HttpResponse> {
     let (id, rid) = path.into_inner();
     let now = rapport_domain::now();
-    let redemption = state
-        .run_write(move |conn| {
-            let id = customers::resolve_id(conn, id)?.ok_or(StoreError::NotFound)?;
-            loyalty::cancel_redemption(conn, id, rid, now)
-        })
+    let (redemption, res) = state
+        .write_reply(
+            &req,
+            move |conn| {
+                let id = customers::resolve_id(conn, id)?.ok_or(StoreError::NotFound)?;
+                loyalty::cancel_redemption(conn, id, rid, now)
+            },
+            |r| Reply::build(StatusCode::OK).json(r),
+        )
         .await
         .map_err(crate::error::not_found_as("redemption"))?;
     state
@@ -615,5 +634,5 @@ pub async fn cancel_redemption(
         .loyalty_points
         .with_label_values(&["reverse", "issued"])
         .inc_by(redemption.points.unsigned_abs());
-    Ok(HttpResponse::Ok().json(redemption))
+    Ok(res)
 }

@@ -9,7 +9,7 @@
 use std::future::{ready, Ready};
 
 use actix_web::dev::Payload;
-use actix_web::http::header;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use rapport_domain::auth::Scope;
@@ -28,6 +28,7 @@ use validator::Validate;
 use crate::auth::{scope, Auth, Principal, Subject};
 use crate::error::{ApiError, ApiResult, Code, Problem};
 use crate::extract::{apply_merge_patch, etag, if_match, JsonBody, MergePatch};
+use crate::idempotency::Reply;
 use crate::routes::{page_limit, Page, PageQuery};
 use crate::AppState;
 
@@ -178,6 +179,7 @@ where
 pub async fn create_ticket(
     TicketWriter(who): TicketWriter,
     state: web::Data<AppState>,
+    req: HttpRequest,
     JsonBody(draft): JsonBody<TicketDraft>,
 ) -> ApiResult<HttpResponse> {
     let mut draft = draft.parse()?;
@@ -212,22 +214,26 @@ pub async fn create_ticket(
         None
     };
     let now = rapport_domain::now();
-    let ticket = state
-        .run_write(move |conn| {
-            draft.customer_id = customers::resolve_id(conn, draft.customer_id)?
-                .ok_or(StoreError::MissingReference("customer_id"))?;
-            // The customer as they are now (a merged duplicate's id names the survivor).
-            let actor = staff.unwrap_or(Actor::Customer(draft.customer_id));
-            tickets::insert(conn, &draft, Some(actor), now)
-        })
+    let (_, res) = state
+        .write_reply(
+            &req,
+            move |conn| {
+                draft.customer_id = customers::resolve_id(conn, draft.customer_id)?
+                    .ok_or(StoreError::MissingReference("customer_id"))?;
+                // The customer as they are now (a merged duplicate's id names the survivor).
+                let actor = staff.unwrap_or(Actor::Customer(draft.customer_id));
+                tickets::insert(conn, &draft, Some(actor), now)
+            },
+            |ticket| {
+                Reply::build(StatusCode::CREATED)
+                    .location(format!("/api/v1/tickets/{}", ticket.id))
+                    .etag(ticket.version)
+                    .json(ticket)
+            },
+        )
         .await?;
     state.metrics.tickets_created.inc();
-    Ok(with_etag(
-        HttpResponse::Created()
-            .insert_header((header::LOCATION, format!("/api/v1/tickets/{}", ticket.id)))
-            .take(),
-        &ticket,
-    ))
+    Ok(res)
 }
 
 /// A ticket, with its SLA clocks as of now.
@@ -550,6 +556,7 @@ pub async fn related_tickets(
 pub async fn add_message(
     TicketWriter(who): TicketWriter,
     state: web::Data<AppState>,
+    req: HttpRequest,
     id: web::Path<Uuid>,
     JsonBody(draft): JsonBody<MessageDraft>,
 ) -> ApiResult<HttpResponse> {
@@ -565,19 +572,29 @@ pub async fn add_message(
     }
     let staff = who.staff.then(|| staff_actor(&who.principal));
     let now = rapport_domain::now();
-    let (message, ticket, moved) = write_ticket(&state, move |conn| {
-        tickets::add_message(conn, id, &draft, staff, now)
-    })
-    .await
-    .map_err(ticket_not_found)?;
-    if moved.is_some() {
+    let (written, res) = state
+        .write_reply(
+            &req,
+            move |conn| match tickets::add_message(conn, id, &draft, staff, now) {
+                Ok(v) => Ok(Ok(v)),
+                Err(TicketError::Transition(t)) => Ok(Err(t)),
+                Err(TicketError::Store(e)) => Err(e),
+            },
+            |written| match written {
+                Ok((message, _, _)) => Reply::build(StatusCode::CREATED).json(message),
+                Err(t) => Ok(Reply::problem(&transition_problem(t.clone()))),
+            },
+        )
+        .await
+        .map_err(ticket_not_found)?;
+    if let Ok((_, ticket, Some(_))) = &written {
         state
             .metrics
             .ticket_status_changes
             .with_label_values(&[ticket.draft.status.as_str()])
             .inc();
     }
-    Ok(HttpResponse::Created().json(message))
+    Ok(res)
 }
 
 /// A ticket's conversation, oldest first. Internal notes are left out for a customer-facing key.
@@ -665,6 +682,7 @@ pub async fn list_events(
 pub async fn rate_ticket(
     _auth: Auth<scope::TicketsPortal>,
     state: web::Data<AppState>,
+    req: HttpRequest,
     id: web::Path<Uuid>,
     JsonBody(draft): JsonBody<CsatDraft>,
 ) -> ApiResult<HttpResponse> {
@@ -673,8 +691,12 @@ pub async fn rate_ticket(
         .validate()
         .map_err(rapport_domain::ValidationFailure::from)?;
     let now = rapport_domain::now();
-    let t = state
-        .run_write(move |conn| tickets::rate(conn, id, &draft, None, now))
+    let (t, res) = state
+        .write_reply(
+            &req,
+            move |conn| tickets::rate(conn, id, &draft, None, now),
+            |t| Reply::build(StatusCode::OK).etag(t.version).json(t),
+        )
         .await
         .map_err(ticket_not_found)?;
     if let Some(c) = &t.csat {
@@ -684,7 +706,7 @@ pub async fn rate_ticket(
             .with_label_values(&[&c.rating.to_string()])
             .inc();
     }
-    Ok(with_etag(HttpResponse::Ok(), &t))
+    Ok(res)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -808,19 +830,24 @@ fn policy_response(mut res: actix_web::HttpResponseBuilder, p: &SlaPolicy) -> Ht
 pub async fn create_policy(
     _auth: Auth<scope::Admin>,
     state: web::Data<AppState>,
+    req: HttpRequest,
     JsonBody(draft): JsonBody<SlaPolicyDraft>,
 ) -> ApiResult<HttpResponse> {
     let draft = draft.parse()?;
     let now = rapport_domain::now();
-    let p = state
-        .run_write(move |conn| tickets::create_policy(conn, &draft, now))
+    let (_, res) = state
+        .write_reply(
+            &req,
+            move |conn| tickets::create_policy(conn, &draft, now),
+            |p| {
+                Reply::build(StatusCode::CREATED)
+                    .location(format!("/api/v1/sla-policies/{}", p.id))
+                    .etag(p.version)
+                    .json(p)
+            },
+        )
         .await?;
-    Ok(policy_response(
-        HttpResponse::Created()
-            .insert_header((header::LOCATION, format!("/api/v1/sla-policies/{}", p.id)))
-            .take(),
-        &p,
-    ))
+    Ok(res)
 }
 
 /// Every SLA policy, by priority.

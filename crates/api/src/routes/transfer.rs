@@ -2,7 +2,7 @@
 //! (`GET /customers/export`, `GET /interactions/export`), streamed both ways: see
 //! [`crate::transfer`] for the formats and the rules.
 
-use std::io::Read;
+use std::io::{Seek, Write};
 
 use actix_web::http::header;
 use actix_web::web::Bytes;
@@ -54,33 +54,73 @@ fn import_format(req: &HttpRequest) -> ApiResult<Format> {
         })
 }
 
-/// The request body as a blocking reader, fed chunk by chunk from the connection: the import
-/// reads it on a blocking thread while the body is still arriving.
-struct BodyReader {
-    rx: tokio::sync::mpsc::Receiver<Result<Bytes, String>>,
-    current: Bytes,
-}
-
-impl Read for BodyReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.current.is_empty() {
-            match self.rx.blocking_recv() {
-                Some(Ok(chunk)) => self.current = chunk,
-                Some(Err(e)) => return Err(std::io::Error::other(e)),
-                None => return Ok(0),
+/// Receives an import's body into an anonymous temporary file, chunk by chunk as it arrives,
+/// before anything is written to the database: a slow upload holds no transaction (and on
+/// SQLite not the single writer that every other write waits for). Bounded by
+/// [`ApiConfig::import_max_bytes`](crate::ApiConfig) (413) and by
+/// [`ApiConfig::import_body_timeout`](crate::ApiConfig), the longest wait for the next chunk (408).
+async fn spool(state: &AppState, mut payload: web::Payload) -> ApiResult<std::fs::File> {
+    let max = state.config.import_max_bytes;
+    let wait = state.config.import_body_timeout;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(16);
+    // The file is written on a blocking thread; the connection is read here.
+    let writer = web::block(move || -> std::io::Result<std::fs::File> {
+        let mut file = tempfile::tempfile()?;
+        {
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, &mut file);
+            while let Some(chunk) = rx.blocking_recv() {
+                out.write_all(&chunk)?;
+            }
+            out.flush()?;
+        }
+        file.seek(std::io::SeekFrom::Start(0))?;
+        Ok(file)
+    });
+    let receive = async move {
+        let mut received: u64 = 0;
+        loop {
+            let chunk = match tokio::time::timeout(wait, payload.next()).await {
+                Err(_) => {
+                    return Err(ApiError::new(
+                        Code::RequestTimeout,
+                        format!(
+                            "no part of the body arrived for {} s; send the file again",
+                            wait.as_secs()
+                        ),
+                    ))
+                }
+                Ok(None) => return Ok(()),
+                Ok(Some(Err(_))) => {
+                    return Err(ApiError::new(
+                        Code::BadRequest,
+                        "the request body could not be read",
+                    ))
+                }
+                Ok(Some(Ok(chunk))) => chunk,
+            };
+            received += chunk.len() as u64;
+            if received > max {
+                return Err(ApiError::new(
+                    Code::PayloadTooLarge,
+                    format!("an import must be at most {max} bytes"),
+                ));
+            }
+            if tx.send(chunk).await.is_err() {
+                return Err(ApiError::Internal(anyhow::anyhow!(
+                    "the spooling thread stopped"
+                )));
             }
         }
-        let n = buf.len().min(self.current.len());
-        buf[..n].copy_from_slice(&self.current[..n]);
-        self.current = self.current.slice(n..);
-        Ok(n)
-    }
+    };
+    let (received, written) = futures_util::join!(receive, writer);
+    received?;
+    written?.map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("spooling an import")))
 }
 
-/// Streams the payload into a reader and runs `work` on it as a write; returns the report.
+/// Receives the whole body, then runs `work` on it as one write; returns the report.
 async fn run_import<F>(
     state: &web::Data<AppState>,
-    mut payload: web::Payload,
+    payload: web::Payload,
     format: Format,
     work: F,
 ) -> ApiResult<HttpResponse>
@@ -92,35 +132,21 @@ where
         + Send
         + 'static,
 {
-    let (tx, rx) = tokio::sync::mpsc::channel(16);
-    let pump = async move {
-        while let Some(chunk) = payload.next().await {
-            let failed = chunk.is_err();
-            let item = chunk.map_err(|e| e.to_string());
-            if tx.send(item).await.is_err() || failed {
-                break;
-            }
-        }
-    };
-    let import = state.run_write(move |conn| {
-        let reader = std::io::BufReader::with_capacity(
-            1 << 16,
-            BodyReader {
-                rx,
-                current: Bytes::new(),
-            },
-        );
-        work(conn, transfer::read_records(reader, format))
-    });
-    let ((), report) = futures_util::join!(pump, import);
-    let report = report?;
+    let file = spool(state, payload).await?;
+    let report = state
+        .run_write(move |conn| {
+            let reader = std::io::BufReader::with_capacity(1 << 16, file);
+            work(conn, transfer::read_records(reader, format))
+        })
+        .await?;
     if !report.committed {
         return Err(ApiError::ImportRefused(Box::new(report)));
     }
     Ok(HttpResponse::Ok().json(report))
 }
 
-/// Import customers from CSV or NDJSON, streamed. Each row is validated like a create; rows
+/// Import customers from CSV or NDJSON. The body is received whole before anything is written.
+/// `Idempotency-Key` is ignored: an import is idempotent by itself. Each row is validated like a create; rows
 /// with an `external_ref` or `id` already known are left alone, so a file can be imported twice.
 #[utoipa::path(
     post, path = "/api/v1/customers/import", tag = "customers",
@@ -132,6 +158,8 @@ where
         (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `customers:write`", body = Problem, content_type = "application/problem+json"),
         (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
+        (status = 408, description = "The upload sent nothing for `RAPPORT_IMPORT_BODY_TIMEOUT` seconds; nothing written", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than `RAPPORT_IMPORT_MAX_BYTES`; nothing written", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Neither CSV nor NDJSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid rows in `all_or_nothing` mode: nothing written; `report` lists them by line", body = Problem, content_type = "application/problem+json"),
     )
@@ -151,7 +179,8 @@ pub async fn import_customers(
     .await
 }
 
-/// Import interactions from CSV or NDJSON, streamed. Each row is validated like a create; a
+/// Import interactions from CSV or NDJSON. The body is received whole before anything is
+/// written. `Idempotency-Key` is ignored: an import is idempotent by itself. Each row is validated like a create; a
 /// customer is named by `customer_id` or `customer_external_ref`; rows whose `external_ref` (per
 /// source) or `id` is known are left alone. Purchase summaries are recomputed once at the end.
 /// Imported purchases are history: they do not earn loyalty points (bring balances over from
@@ -166,6 +195,8 @@ pub async fn import_customers(
         (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `interactions:write`", body = Problem, content_type = "application/problem+json"),
         (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
+        (status = 408, description = "The upload sent nothing for `RAPPORT_IMPORT_BODY_TIMEOUT` seconds; nothing written", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than `RAPPORT_IMPORT_MAX_BYTES`; nothing written", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Neither CSV nor NDJSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid rows in `all_or_nothing` mode: nothing written; `report` lists them by line", body = Problem, content_type = "application/problem+json"),
     )

@@ -3,7 +3,7 @@
 //! everywhere (their refresh tokens are revoked; an access token already issued lives out its
 //! few minutes).
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use rapport_domain::auth::{Role, User};
 use rapport_domain::FieldError;
 use rapport_store::users::{self, UserChanges};
@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::auth::{hash_password, scope, Auth};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::JsonBody;
+use crate::idempotency::Reply;
 use crate::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -80,6 +81,7 @@ fn check_name(name: &str, errors: &mut Vec<FieldError>) {
 pub async fn create_user(
     _auth: Auth<scope::Admin>,
     state: web::Data<AppState>,
+    req: HttpRequest,
     JsonBody(body): JsonBody<CreateUser>,
 ) -> ApiResult<HttpResponse> {
     use validator::ValidateEmail;
@@ -118,16 +120,18 @@ pub async fn create_user(
         updated_at: now,
         disabled_at: None,
     };
-    let stored = user.clone();
-    state
-        .run_write(move |conn| users::insert(conn, &stored, &hash))
+    let (_, res) = state
+        .write_reply(
+            &req,
+            move |conn| users::insert(conn, &user, &hash).map(|()| user),
+            |user| {
+                Reply::build(actix_web::http::StatusCode::CREATED)
+                    .location(format!("/api/v1/users/{}", user.id))
+                    .json(user)
+            },
+        )
         .await?;
-    Ok(HttpResponse::Created()
-        .insert_header((
-            actix_web::http::header::LOCATION,
-            format!("/api/v1/users/{}", user.id),
-        ))
-        .json(user))
+    Ok(res)
 }
 
 /// List staff users.

@@ -136,7 +136,7 @@ both_backends! {
         let archived: Value = get(&app, &id).await.json().await.unwrap();
         assert!(archived["archived_at"].is_string());
         let res = app.admin(Method::PATCH, &format!("/api/v1/customers/{id}")).json(&json!({"given_name": "Back"})).send().await.unwrap();
-        assert_problem(res, StatusCode::CONFLICT, "conflict").await;
+        assert_problem(res, StatusCode::CONFLICT, "customer_archived").await;
         let res = app.admin(Method::DELETE, &format!("/api/v1/customers/{id}")).send().await.unwrap();
         assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
         assert_problem(get(&app, "01900000-0000-7000-8000-000000000000").await, StatusCode::NOT_FOUND, "not_found").await;

@@ -174,7 +174,7 @@ both_backends! {
         assert_eq!(res.status(), StatusCode::NO_CONTENT);
         let res = app.admin(Method::POST, "/api/v1/interactions")
             .json(&json!({"customer_id": ana, "channel": "web", "kind": "note"})).send().await.unwrap();
-        assert_problem(res, StatusCode::CONFLICT, "conflict").await;
+        assert_problem(res, StatusCode::CONFLICT, "customer_archived").await;
 
         assert!(all(&app, "").await.is_empty(), "nothing was written");
         assert_eq!(summary(&app, &ana).await["purchase_count"], 0);

@@ -282,7 +282,7 @@ both_backends! {
 
         // More than there is: 409, nothing written.
         let res = adjust(&app, &c, -401).await;
-        assert_problem(res, StatusCode::CONFLICT, "conflict").await;
+        assert_problem(res, StatusCode::CONFLICT, "insufficient_points").await;
         let entries = ledger(&app, &c).await;
         assert_eq!(entries.len(), 3);
         assert_eq!(entries[0]["id"], spend["id"], "newest first");
@@ -337,7 +337,7 @@ both_backends! {
         assert_eq!(of_first, 70);
         assert_eq!(account(&app, &c).await["balance"], 0);
         let res = adjust(&app, &c, -1).await;
-        assert_problem(res, StatusCode::CONFLICT, "conflict").await;
+        assert_problem(res, StatusCode::CONFLICT, "insufficient_points").await;
     }
 
     async fn concurrent_takes_never_overdraw(app) {
@@ -432,7 +432,7 @@ both_backends! {
         let c = customer(&app, "Fede").await;
         buy(&app, &c, 99_900, "USD").await; // 999 points: one short
         let res = redeem(&app, &c, &ten).await;
-        assert_problem(res, StatusCode::CONFLICT, "conflict").await;
+        assert_problem(res, StatusCode::CONFLICT, "insufficient_points").await;
         assert_eq!(movements(&app, &c).await.len(), 1, "a refused redemption writes nothing");
 
         buy(&app, &c, 100, "USD").await; // 1 000
@@ -471,7 +471,7 @@ both_backends! {
         assert_eq!((back["kind"].as_str(), back["points"].as_i64()), (Some("reverse"), Some(5000)));
         assert_eq!(back["lots"], ledger_now[0]["lots"], "the same lots get their points back");
         let res = app.admin(Method::POST, &cancel).send().await.unwrap();
-        assert_problem(res, StatusCode::CONFLICT, "conflict").await;
+        assert_problem(res, StatusCode::CONFLICT, "redemption_cancelled").await;
         let left: Value = app.admin(Method::GET, &format!("/api/v1/loyalty/rewards/{}", vouchers["id"].as_str().unwrap()))
             .send().await.unwrap().json().await.unwrap();
         assert_eq!(left["stock"], 1);
@@ -479,7 +479,7 @@ both_backends! {
         // Retired rewards cannot be redeemed; unknown ones are a 422.
         let res = app.admin(Method::DELETE, &format!("/api/v1/loyalty/rewards/{}", ten["id"].as_str().unwrap())).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK);
-        assert_problem(redeem(&app, &c, &ten).await, StatusCode::CONFLICT, "conflict").await;
+        assert_problem(redeem(&app, &c, &ten).await, StatusCode::CONFLICT, "reward_inactive").await;
         let res = redeem(&app, &c, &json!({"id": uuid::Uuid::now_v7()})).await;
         assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
         assert_eq!(account(&app, &c).await["balance"], 5000);
@@ -576,7 +576,7 @@ both_backends! {
         assert_eq!(res.status(), StatusCode::OK);
         let off: Value = res.json().await.unwrap();
         assert_eq!((off["stock"].as_i64(), off["active"].as_bool()), (Some(4), Some(false)));
-        assert_problem(redeem(&app, &c, &r).await, StatusCode::CONFLICT, "conflict").await;
+        assert_problem(redeem(&app, &c, &r).await, StatusCode::CONFLICT, "reward_inactive").await;
         let on: Value = patch(json!({"active": true}), None).await.unwrap().json().await.unwrap();
         assert_eq!(on["active"], true);
         let second: Value = redeem(&app, &c, &r).await.json().await.unwrap();

@@ -121,9 +121,9 @@ both_backends! {
 
         // Refusals write nothing.
         let res = app.admin(Method::POST, &format!("/api/v1/customers/{s}/merge")).json(&json!({"duplicate_id": s})).send().await.unwrap();
-        assert_problem(res, StatusCode::CONFLICT, "conflict").await;
+        assert_problem(res, StatusCode::CONFLICT, "merge_self").await;
         let res = app.admin(Method::POST, &format!("/api/v1/customers/{s}/merge")).json(&json!({"duplicate_id": d})).send().await.unwrap();
-        assert_problem(res, StatusCode::CONFLICT, "conflict").await;
+        assert_problem(res, StatusCode::CONFLICT, "merge_self").await;
         let res = app.admin(Method::POST, &format!("/api/v1/customers/{s}/merge"))
             .json(&json!({"duplicate_id": "0193a0a0-0000-7000-8000-000000000001"})).send().await.unwrap();
         assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;

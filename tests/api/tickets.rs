@@ -109,10 +109,14 @@ both_backends! {
                     let t: Value = res.json().await.unwrap();
                     assert_eq!(t["status"], to);
                 } else {
-                    let p = assert_problem(res, StatusCode::CONFLICT, "conflict").await;
+                    let p = assert_problem(res, StatusCode::CONFLICT, "illegal_transition").await;
                     let detail = p["detail"].as_str().unwrap();
                     assert!(detail.contains(&format!("cannot become {to}")), "{detail}");
                     assert!(detail.contains("allowed:"), "{detail}");
+                    // The extension member lists exactly the legal moves from here.
+                    let allowed: Vec<&str> = p["allowed_statuses"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+                    let legal_now: Vec<&str> = STATUSES.iter().copied().filter(|s| legal(from, s)).collect();
+                    assert_eq!(allowed, legal_now, "{from}");
                     let now = get(&app, &app.admin_key, &format!("/api/v1/tickets/{id}")).await;
                     assert_eq!(now["status"], from, "a refused change writes nothing");
                 }
@@ -142,7 +146,7 @@ both_backends! {
         set_status(&app, id, "solved").await;
         let res = app.admin(Method::PUT, "/api/v1/tickets/settings").json(&json!({"reopen_window_hours": 0})).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK);
-        let p = assert_problem(patch(&app, id, json!({"status": "open"})).await, StatusCode::CONFLICT, "conflict").await;
+        let p = assert_problem(patch(&app, id, json!({"status": "open"})).await, StatusCode::CONFLICT, "reopen_window_closed").await;
         assert!(p["detail"].as_str().unwrap().contains("within 0 hours"), "{p}");
         let res = app.admin(Method::PUT, "/api/v1/tickets/settings").json(&json!({"reopen_window_hours": 9000})).send().await.unwrap();
         assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
@@ -151,9 +155,9 @@ both_backends! {
         assert!(reopened["solved_at"].is_null());
         set_status(&app, id, "solved").await;
         set_status(&app, id, "closed").await;
-        let p = assert_problem(patch(&app, id, json!({"status": "open"})).await, StatusCode::CONFLICT, "conflict").await;
+        let p = assert_problem(patch(&app, id, json!({"status": "open"})).await, StatusCode::CONFLICT, "illegal_transition").await;
         assert!(p["detail"].as_str().unwrap().contains("closed is final"), "{p}");
-        assert_problem(reply(&app, &app.admin_key, id, json!({"body": "hello?"})).await, StatusCode::CONFLICT, "conflict").await;
+        assert_problem(reply(&app, &app.admin_key, id, json!({"body": "hello?"})).await, StatusCode::CONFLICT, "ticket_closed").await;
     }
 
     async fn business_hours_push_due_times_past_the_weekend_and_breaches_show(app) {
@@ -213,7 +217,7 @@ both_backends! {
         assert!(fields.contains(&"calendar.time_zone") && fields.contains(&"calendar.hours[0].close"), "{fields:?}");
         let dup = json!({"name": "again", "priority": "urgent", "first_response_minutes": 1, "resolution_minutes": 2});
         assert_problem(app.admin(Method::POST, "/api/v1/sla-policies").json(&dup).send().await.unwrap(),
-            StatusCode::CONFLICT, "conflict").await;
+            StatusCode::CONFLICT, "duplicate_sla_policy").await;
         let list = get(&app, &app.admin_key, "/api/v1/sla-policies").await;
         assert_eq!(list["data"].as_array().unwrap().len(), 2);
     }
@@ -309,7 +313,7 @@ both_backends! {
             let req = app.with(&token, Method::POST, &format!("/api/v1/tickets/{id}/satisfaction")).json(&body);
             async move { req.send().await.unwrap() }
         };
-        assert_problem(rate(portal.clone(), json!({"rating": 5})).await, StatusCode::CONFLICT, "conflict").await;
+        assert_problem(rate(portal.clone(), json!({"rating": 5})).await, StatusCode::CONFLICT, "ticket_not_solved").await;
         set_status(&app, id, "solved").await;
         assert_problem(rate(agent.clone(), json!({"rating": 5})).await, StatusCode::FORBIDDEN, "forbidden").await;
         for bad in [json!({"rating": 6}), json!({"rating": 0}), json!({"rating": 4, "extra": 1})] {
@@ -319,7 +323,7 @@ both_backends! {
         assert_eq!(res.status(), StatusCode::OK);
         let rated: Value = res.json().await.unwrap();
         assert_eq!((rated["csat"]["rating"].as_i64(), rated["csat"]["comment"].as_str()), (Some(4), Some("Quick")));
-        assert_problem(rate(portal.clone(), json!({"rating": 1})).await, StatusCode::CONFLICT, "conflict").await;
+        assert_problem(rate(portal.clone(), json!({"rating": 1})).await, StatusCode::CONFLICT, "already_rated").await;
         let t = get(&app, &agent, &format!("/api/v1/tickets/{id}")).await;
         assert_eq!(t["csat"]["rating"], 4);
     }
@@ -490,7 +494,7 @@ both_backends! {
         assert_eq!(solved["sla"]["breached"], false);
         // A closed ticket takes no more changes.
         set_status(&app, quick_id, "closed").await;
-        let p = assert_problem(patch(&app, quick_id, json!({"priority": "urgent"})).await, StatusCode::CONFLICT, "conflict").await;
+        let p = assert_problem(patch(&app, quick_id, json!({"priority": "urgent"})).await, StatusCode::CONFLICT, "ticket_closed").await;
         assert!(p["detail"].as_str().unwrap().contains("closed"), "{p}");
         // A merged duplicate's id stands for the survivor in a patch and in the list filter.
         let dup = customer(&app, "Kim2").await;
@@ -540,7 +544,7 @@ both_backends! {
         assert_eq!((t["status"].as_str(), t["solved_at"].as_str()), (Some("open"), None));
         set_status(&app, id, "solved").await;
         app.admin(Method::PUT, "/api/v1/tickets/settings").json(&json!({"reopen_window_hours": 0})).send().await.unwrap();
-        let p = assert_problem(reply(&app, &portal, id, json!({"body": "And again"})).await, StatusCode::CONFLICT, "conflict").await;
+        let p = assert_problem(reply(&app, &portal, id, json!({"body": "And again"})).await, StatusCode::CONFLICT, "reopen_window_closed").await;
         assert!(p["detail"].as_str().unwrap().contains("allowed now: closed"), "{p}");
         app.admin(Method::PUT, "/api/v1/tickets/settings").json(&json!({"reopen_window_hours": 168})).send().await.unwrap();
         // A portal key opens tickets now, not in the past.

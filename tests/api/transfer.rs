@@ -224,7 +224,7 @@ both_backends! {
         let created = app.create_customer(json!({"given_name": "Ana", "external_ref": " shop-17 "})).await;
         assert_eq!(created["external_ref"], "shop-17");
         let res = app.admin(Method::POST, "/api/v1/customers").json(&json!({"given_name": "Other", "external_ref": "shop-17"})).send().await.unwrap();
-        assert_problem(res, StatusCode::CONFLICT, "conflict").await;
+        assert_problem(res, StatusCode::CONFLICT, "duplicate_external_ref").await;
         let found = app.admin(Method::GET, "/api/v1/customers?external_ref=shop-17").send().await.unwrap().json::<Value>().await.unwrap();
         assert_eq!(found["data"].as_array().unwrap().len(), 1);
         assert_eq!(found["data"][0]["id"], created["id"]);
@@ -279,5 +279,24 @@ both_backends! {
         let (status, answer) = finish_upload(upload).await;
         assert!(status.contains(" 413 "), "{status}: {answer}");
         assert!(app.customers_snapshot().is_empty());
+    }
+
+    async fn an_import_larger_than_a_json_body_ignores_its_idempotency_key(app) {
+        let rows: Vec<Value> = (0..6000).map(|i| json!({"given_name": format!("Customer {i}"), "external_ref": format!("ref-{i}")})).collect();
+        let body = ndjson(&rows);
+        assert!(body.len() > 256 * 1024, "{} bytes", body.len());
+        let send = || app.admin(Method::POST, "/api/v1/customers/import")
+            .header("content-type", "application/x-ndjson")
+            .header("idempotency-key", "import-1")
+            .body(body.clone())
+            .send();
+        let res = send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.json::<Value>().await.unwrap()["created"], 6000);
+        // Sent again, the rows are known by their external_ref: nothing is written twice.
+        let res = send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(res.headers().get("idempotent-replayed").is_none());
+        assert_eq!(app.customers_snapshot().len(), 6000);
     }
 }

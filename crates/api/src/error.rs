@@ -8,6 +8,7 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
+use rapport_domain::conflict::Conflict;
 use rapport_domain::{FieldError, ValidationFailure};
 use rapport_store::StoreError;
 use serde::Serialize;
@@ -27,7 +28,6 @@ pub enum Code {
     Forbidden,
     NotFound,
     MethodNotAllowed,
-    Conflict,
     PreconditionFailed,
     RequestTimeout,
     PayloadTooLarge,
@@ -83,7 +83,6 @@ impl Code {
                 "method_not_allowed",
                 "Method not allowed",
             ),
-            Conflict => (StatusCode::CONFLICT, "conflict", "Conflict"),
             PreconditionFailed => (
                 StatusCode::PRECONDITION_FAILED,
                 "precondition_failed",
@@ -135,7 +134,6 @@ impl Code {
             403 => Code::Forbidden,
             404 => Code::NotFound,
             405 => Code::MethodNotAllowed,
-            409 => Code::Conflict,
             408 => Code::RequestTimeout,
             412 => Code::PreconditionFailed,
             413 => Code::PayloadTooLarge,
@@ -162,6 +160,10 @@ pub struct Problem {
     /// Per-field problems, on 422.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldError>>,
+    /// On a refused ticket status change (`illegal_transition`, `reopen_window_closed`): the
+    /// statuses the ticket may move to now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_statuses: Option<Vec<rapport_domain::ticket::TicketStatus>>,
     /// On a refused import: what was read and every bad row with its line.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub report: Option<Box<crate::transfer::ImportReport>>,
@@ -183,6 +185,9 @@ pub enum ApiError {
     Internal(anyhow::Error),
     #[error("unavailable: {0:#}")]
     Unavailable(anyhow::Error),
+    /// A business rule refused the write (409, with the rule's own code).
+    #[error("conflict: {0}")]
+    Conflict(Conflict),
     /// An `all_or_nothing` import met invalid rows and wrote nothing.
     #[error("import refused")]
     ImportRefused(Box<crate::transfer::ImportReport>),
@@ -214,6 +219,19 @@ impl ApiError {
                 p.report = Some(report.clone());
                 return p;
             }
+            ApiError::Conflict(c) => {
+                let (status, _, _) = Code::IdempotencyInProgress.parts();
+                return Problem {
+                    kind: format!("urn:rapport:problem:{}", c.code()),
+                    title: "Conflict with the current state".to_owned(),
+                    status: status.as_u16(),
+                    detail: c.detail(),
+                    code: c.code().to_owned(),
+                    errors: None,
+                    allowed_statuses: c.allowed_statuses(),
+                    report: None,
+                };
+            }
             ApiError::Client { code, detail } => (*code, detail.clone(), None),
             ApiError::Validation(errors) => (
                 Code::ValidationFailed,
@@ -244,6 +262,7 @@ pub fn problem(code: Code, detail: impl Into<String>, errors: Option<Vec<FieldEr
         detail: detail.into(),
         code: name.to_owned(),
         errors,
+        allowed_statuses: None,
         report: None,
     }
 }
@@ -294,11 +313,11 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => ApiError::new(Code::NotFound, "not found"),
-            StoreError::Conflict("idempotency_taken_over") => ApiError::new(
+            StoreError::Conflict(Conflict::IdempotencyTakenOver) => ApiError::new(
                 Code::IdempotencyInProgress,
-                "this attempt outlived its hold on the Idempotency-Key and a retry took it over; nothing was written by it",
+                Conflict::IdempotencyTakenOver.detail(),
             ),
-            StoreError::Conflict(rule) => ApiError::new(Code::Conflict, conflict_detail(rule)),
+            StoreError::Conflict(c) => ApiError::Conflict(c),
             StoreError::VersionMismatch => ApiError::new(
                 Code::PreconditionFailed,
                 "the resource changed since it was read; fetch it again",
@@ -320,35 +339,6 @@ impl From<StoreError> for ApiError {
             e if e.is_unavailable() => ApiError::Unavailable(e.into()),
             e => ApiError::Internal(e.into()),
         }
-    }
-}
-
-fn conflict_detail(rule: &str) -> String {
-    match rule {
-        "customer_archived" => "the customer is archived and can no longer be changed".into(),
-        "user_email" => "a user with this e-mail already exists".into(),
-        "external_ref" => "another record from this source has this external_ref".into(),
-        "customer_external_ref" => "another customer has this external_ref".into(),
-        "purchase_total_overflow" => {
-            "the customer's purchases in this currency would add up to more than can be stored"
-                .into()
-        }
-        "merge_self" => "a customer cannot be merged into itself".into(),
-        "insufficient_points" => "the customer has fewer spendable points than this takes".into(),
-        "out_of_stock" => "the reward is out of stock".into(),
-        "reward_inactive" => "the reward has been retired and can no longer be redeemed".into(),
-        "redemption_cancelled" => "the redemption is cancelled already".into(),
-        "loyalty_program_changed" => {
-            "the loyalty program was changed by someone else meanwhile: read it again".into()
-        }
-        "ticket_closed" => "the ticket is closed: open a new one".into(),
-        "ticket_not_solved" => "only a solved or closed ticket can be rated".into(),
-        "already_rated" => "the ticket has been rated already".into(),
-        "ticket_changed" => "the ticket changed while this was being written; retry".into(),
-        "sla_policy_target" => {
-            "another SLA policy already covers this priority and category".into()
-        }
-        other => format!("this would break the uniqueness rule `{other}`"),
     }
 }
 
@@ -399,7 +389,10 @@ mod tests {
         assert_eq!(code(StoreError::NotFound), "not_found");
         assert_eq!(code(StoreError::VersionMismatch), "precondition_failed");
         assert_eq!(code(StoreError::InvalidCursor), "invalid_cursor");
-        assert_eq!(code(StoreError::Conflict("customer_archived")), "conflict");
+        assert_eq!(
+            code(StoreError::Conflict(Conflict::CustomerArchived)),
+            "customer_archived"
+        );
         assert_eq!(code(StoreError::Connect("refused".into())), "unavailable");
         assert_eq!(code(StoreError::Corrupt("x".into())), "internal");
     }

@@ -273,8 +273,7 @@ where
             other => return other,
         }
     }
-    Err(ApiError::new(
-        Code::Conflict,
-        "the resource is being changed concurrently; retry",
+    Err(ApiError::Conflict(
+        rapport_domain::conflict::Conflict::ConcurrentUpdate,
     ))
 }

@@ -73,16 +73,6 @@ impl Reply {
         self.status
     }
 
-    /// A refusal decided inside the transaction, as its problem document.
-    pub fn problem(e: &ApiError) -> Reply {
-        let p = e.problem();
-        Reply {
-            status: StatusCode::from_u16(p.status).unwrap_or(StatusCode::CONFLICT),
-            headers: vec![(header::CONTENT_TYPE, crate::error::PROBLEM_JSON.to_owned())],
-            body: serde_json::to_vec(&p).unwrap_or_default(),
-        }
-    }
-
     fn stored(&self) -> StoredResponse {
         StoredResponse {
             status: self.status.as_u16(),

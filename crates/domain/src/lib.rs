@@ -69,6 +69,7 @@ macro_rules! flat_schema {
 pub(crate) use flat_schema;
 
 pub mod auth;
+pub mod conflict;
 pub mod customer;
 pub mod duplicates;
 pub mod interaction;

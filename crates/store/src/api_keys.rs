@@ -67,8 +67,7 @@ pub fn insert(conn: &mut DbConn, key: &NewApiKey<'_>) -> StoreResult<ApiKey> {
             api_keys::created_at.eq(DbTime(key.created_at)),
             api_keys::expires_at.eq(key.expires_at.map(DbTime)),
         ))
-        .execute(conn)
-        .map_err(StoreError::unique("api_key_hash"))?;
+        .execute(conn)?;
     get(conn, key.id)
 }
 

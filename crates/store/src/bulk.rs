@@ -6,6 +6,7 @@
 //! as the caller computed them, for a history replayed with the domain's rules (the demo seed);
 //! the functions of [`crate::loyalty`] that move points one at a time are the live path.
 
+use rapport_domain::conflict::Conflict;
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
@@ -570,7 +571,7 @@ pub fn lock_rewards(conn: &mut DbConn, ids: &[Uuid]) -> StoreResult<()> {
 }
 
 /// Takes `count` units of a stocked reward's stock, as `count` redemptions would (each one
-/// bumps the reward's version). `Conflict("out_of_stock")` when fewer are left; nothing for a
+/// bumps the reward's version). `Conflict::RewardOutOfStock` when fewer are left; nothing for a
 /// reward without stock.
 pub fn take_reward_stock(conn: &mut DbConn, id: Uuid, count: i64) -> StoreResult<()> {
     if count <= 0 {
@@ -599,7 +600,7 @@ pub fn take_reward_stock(conn: &mut DbConn, id: Uuid, count: i64) -> StoreResult
     if n == 1 {
         Ok(())
     } else {
-        Err(StoreError::Conflict("out_of_stock"))
+        Err(StoreError::Conflict(Conflict::RewardOutOfStock))
     }
 }
 
@@ -758,7 +759,7 @@ macro_rules! sqlite_insert_rows {
 /// Inserts ledger entries, lots, consumptions, redemptions and their codes, all at once (the
 /// caller's transaction; on PostgreSQL in foreign-key order, by `COPY`). The rows must be
 /// consistent with each other — a lot's `remaining` is its points less its consumptions — and
-/// new: an id already stored is `Conflict("loyalty_rows")` on SQLite and a database error on
+/// new: an id already stored is `StoreError::Corrupt` on SQLite and a database error on
 /// PostgreSQL.
 pub fn insert_loyalty(conn: &mut DbConn, rows: &LoyaltyRows) -> StoreResult<()> {
     let c = match conn {
@@ -831,7 +832,9 @@ pub fn insert_loyalty(conn: &mut DbConn, rows: &LoyaltyRows) -> StoreResult<()> 
         + codes.len();
     if inserted != expected {
         // A row that was there already, or broke a CHECK: `OR IGNORE` skipped it.
-        return Err(StoreError::Conflict("loyalty_rows"));
+        return Err(StoreError::Corrupt(
+            "loyalty rows already stored, or inconsistent".into(),
+        ));
     }
     Ok(())
 }

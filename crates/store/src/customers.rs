@@ -1,5 +1,6 @@
 //! Customers: one row each, tags mirrored into `customer_tags` so a tag filter is an index seek.
 
+use rapport_domain::conflict::Conflict;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -526,7 +527,7 @@ pub fn insert(
         insert_tags(conn, id, &draft.tags)
     })
     // The id is new and tags are deduplicated: the one rule left is the external reference.
-    .map_err(StoreError::unique("customer_external_ref"))?;
+    .map_err(StoreError::unique(Conflict::DuplicateExternalRef))?;
     Ok(Customer {
         id,
         draft: draft.clone(),
@@ -557,7 +558,7 @@ pub fn get_record(conn: &mut DbConn, id: Uuid) -> StoreResult<CustomerRecord> {
 /// Why a guarded write matched no row.
 fn explain_miss(conn: &mut DbConn, id: Uuid) -> StoreError {
     match get(conn, id) {
-        Ok(c) if c.archived_at.is_some() => StoreError::Conflict("customer_archived"),
+        Ok(c) if c.archived_at.is_some() => StoreError::Conflict(Conflict::CustomerArchived),
         Ok(_) => StoreError::VersionMismatch,
         Err(e) => e,
     }
@@ -588,7 +589,7 @@ pub fn update(
         }
         Ok::<_, diesel::result::Error>(n == 1)
     })
-    .map_err(StoreError::unique("customer_external_ref"))?;
+    .map_err(StoreError::unique(Conflict::DuplicateExternalRef))?;
     if updated {
         get(conn, id)
     } else {

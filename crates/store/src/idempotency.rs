@@ -12,6 +12,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use rapport_domain::conflict::Conflict;
 
 use crate::db::DbConn;
 use crate::schema::idempotency_keys as ik;
@@ -185,7 +186,7 @@ pub fn complete(
     if stored == 1 {
         Ok(())
     } else {
-        Err(StoreError::Conflict("idempotency_taken_over"))
+        Err(StoreError::Conflict(Conflict::IdempotencyTakenOver))
     }
 }
 

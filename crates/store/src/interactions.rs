@@ -6,6 +6,7 @@
 //! ([`lock_customers`]) so that two transactions recording purchases for the same customer do not
 //! each recompute without the other's row; SQLite writes are serialised anyway.
 
+use rapport_domain::conflict::Conflict;
 use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
@@ -240,7 +241,7 @@ pub(crate) fn live_customer(conn: &mut DbConn, id: Uuid) -> StoreResult<()> {
         .optional()?;
     match archived {
         None => Err(StoreError::MissingReference("customer_id")),
-        Some(Some(_)) => Err(StoreError::Conflict("customer_archived")),
+        Some(Some(_)) => Err(StoreError::Conflict(Conflict::CustomerArchived)),
         Some(None) => Ok(()),
     }
 }
@@ -265,7 +266,7 @@ pub fn insert(
         diesel::insert_into(interactions::table)
             .values(NewRow::new(id, draft, agent, now))
             .execute(conn)
-            .map_err(StoreError::unique("external_ref"))?;
+            .map_err(StoreError::unique(Conflict::DuplicateExternalRef))?;
         if draft.is_purchase() {
             recompute_totals(conn, &[draft.customer_id])?;
             earn(conn, id, draft, now)?;
@@ -275,13 +276,13 @@ pub fn insert(
     match inserted {
         Ok(()) => {}
         // Lost a race with a create of the same external reference: that one stands.
-        Err(StoreError::Conflict("external_ref")) => {
+        Err(StoreError::Conflict(Conflict::DuplicateExternalRef)) => {
             if let Some(r) = &draft.external_ref {
                 if let Some(existing) = find_external(conn, draft.source(), r)? {
                     return Ok((existing, false));
                 }
             }
-            return Err(StoreError::Conflict("external_ref"));
+            return Err(StoreError::Conflict(Conflict::DuplicateExternalRef));
         }
         Err(e) => return Err(e),
     }
@@ -336,7 +337,7 @@ pub fn update(
             interactions::version.eq(expected_version + 1),
         ))
         .execute(conn)
-        .map_err(StoreError::unique("external_ref"))?;
+        .map_err(StoreError::unique(Conflict::DuplicateExternalRef))?;
         if n != 1 {
             return Err(StoreError::VersionMismatch);
         }
@@ -604,7 +605,7 @@ fn overflow(e: diesel::result::Error) -> StoreError {
         diesel::result::Error::DatabaseError(_, info)
             if info.message().contains("overflow") || info.message().contains("out of range") =>
         {
-            StoreError::Conflict("purchase_total_overflow")
+            StoreError::Conflict(Conflict::PurchaseTotalOverflow)
         }
         _ => StoreError::Db(e),
     }

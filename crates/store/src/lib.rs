@@ -36,9 +36,9 @@ pub use diesel::result::Error as DbError;
 pub enum StoreError {
     #[error("not found")]
     NotFound,
-    /// A uniqueness rule was broken; the payload names the rule.
+    /// A business rule refused the write given the state of what it touches.
     #[error("conflict: {0}")]
-    Conflict(&'static str),
+    Conflict(rapport_domain::conflict::Conflict),
     /// The row changed since the caller read it (optimistic concurrency).
     #[error("version mismatch")]
     VersionMismatch,
@@ -64,7 +64,9 @@ pub enum StoreError {
 
 impl StoreError {
     /// Maps unique violations to a named conflict; everything else stays a database error.
-    pub(crate) fn unique(rule: &'static str) -> impl FnOnce(diesel::result::Error) -> StoreError {
+    pub(crate) fn unique(
+        rule: rapport_domain::conflict::Conflict,
+    ) -> impl FnOnce(diesel::result::Error) -> StoreError {
         move |e| match e {
             diesel::result::Error::DatabaseError(
                 diesel::result::DatabaseErrorKind::UniqueViolation,

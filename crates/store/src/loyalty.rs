@@ -6,6 +6,7 @@
 //! Entries are only ever inserted. A lot's `remaining` is what its consumptions left of it,
 //! kept with each consumption in the same transaction.
 
+use rapport_domain::conflict::Conflict;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
@@ -78,7 +79,7 @@ pub fn put_program(
         ))
         .execute(conn)
         // Two writers read the same latest version: the second one's insert collides.
-        .map_err(StoreError::unique("loyalty_program_changed"))?;
+        .map_err(StoreError::unique(Conflict::LoyaltyProgramChanged))?;
     Ok(Program {
         version,
         definition: draft.clone(),
@@ -89,7 +90,7 @@ pub fn put_program(
 // ---------------------------------------------------------------- moving points
 
 /// Locks the customer, who must exist (`NotFound`) and not be archived
-/// (`Conflict("customer_archived")`).
+/// (`Conflict::CustomerArchived`).
 fn lock_live_customer(conn: &mut DbConn, customer_id: Uuid) -> StoreResult<()> {
     lock_customers(conn, &[customer_id])?;
     crate::interactions::live_customer(conn, customer_id).map_err(|e| match e {
@@ -200,7 +201,7 @@ fn take(conn: &mut DbConn, e: &NewEntry<'_>, taken: Vec<LotUse>) -> StoreResult<
         .execute(conn)?;
         if changed != 1 {
             // The customer's row lock makes this unreachable; never take what is not there.
-            return Err(StoreError::Conflict("insufficient_points"));
+            return Err(StoreError::Conflict(Conflict::InsufficientPoints));
         }
     }
     Ok(entry_of(e, None, taken))
@@ -265,7 +266,7 @@ fn expire_customer(
 }
 
 /// A staff or integration adjustment: positive awards a lot, negative takes from the lots
-/// (earliest expiry first). Taking more than is spendable is `Conflict("insufficient_points")`
+/// (earliest expiry first). Taking more than is spendable is `Conflict::InsufficientPoints`
 /// and writes nothing.
 pub fn adjust(
     conn: &mut DbConn,
@@ -292,7 +293,7 @@ pub fn adjust(
     }
     let lots = spendable_lots(conn, customer_id, now)?;
     let taken = loyalty::consume(lots, -draft.points)
-        .map_err(|_| StoreError::Conflict("insufficient_points"))?;
+        .map_err(|_| StoreError::Conflict(Conflict::InsufficientPoints))?;
     take(conn, &e, taken)
 }
 
@@ -481,7 +482,7 @@ pub(crate) fn reverse_purchase(
         if rest > 0 && available > 0 {
             taken.extend(
                 loyalty::consume(open, rest.min(available))
-                    .map_err(|_| StoreError::Conflict("insufficient_points"))?,
+                    .map_err(|_| StoreError::Conflict(Conflict::InsufficientPoints))?,
             );
         }
         let total: i64 = taken.iter().map(|u| u.points).sum();
@@ -881,7 +882,7 @@ pub fn set_reward_active(
 
 /// Buys a reward with points: one `redeem` entry taking its cost from the lots that expire
 /// first, one unit of stock, and one code from `new_code` per unit of the reward. Not enough points is
-/// `Conflict("insufficient_points")`, no stock `Conflict("out_of_stock")`; either writes nothing.
+/// `Conflict::InsufficientPoints`, no stock `Conflict::RewardOutOfStock`; either writes nothing.
 pub fn redeem(
     conn: &mut DbConn,
     customer_id: Uuid,
@@ -895,7 +896,7 @@ pub fn redeem(
         other => other?,
     };
     if !reward.active {
-        return Err(StoreError::Conflict("reward_inactive"));
+        return Err(StoreError::Conflict(Conflict::RewardInactive));
     }
     if reward.terms.stock.is_some() {
         // Atomic on both backends: only a row with stock left is decremented.
@@ -910,13 +911,13 @@ pub fn redeem(
         ))
         .execute(conn)?;
         if n == 0 {
-            return Err(StoreError::Conflict("out_of_stock"));
+            return Err(StoreError::Conflict(Conflict::RewardOutOfStock));
         }
     }
     let cost = reward.terms.cost_points;
     let lots = spendable_lots(conn, customer_id, now)?;
-    let taken =
-        loyalty::consume(lots, cost).map_err(|_| StoreError::Conflict("insufficient_points"))?;
+    let taken = loyalty::consume(lots, cost)
+        .map_err(|_| StoreError::Conflict(Conflict::InsufficientPoints))?;
     let id = rapport_domain::new_id();
     let e = NewEntry {
         id: rapport_domain::new_id(),
@@ -952,8 +953,7 @@ pub fn redeem(
                 codes_table::code.eq(code),
                 codes_table::redemption_id.eq(DbUuid(id)),
             ))
-            .execute(conn)
-            .map_err(StoreError::unique("reward_code"))?;
+            .execute(conn)?;
     }
     let entry_id = e.id;
     Ok(Redemption {
@@ -1077,7 +1077,7 @@ pub fn cancel_redemption(
     lock_customers(conn, &[customer_id])?;
     let r = redemption(conn, customer_id, id)?;
     if r.status == RedemptionStatus::Cancelled {
-        return Err(StoreError::Conflict("redemption_cancelled"));
+        return Err(StoreError::Conflict(Conflict::RedemptionCancelled));
     }
     let given_back: Vec<(DbUuid, i64)> = uses::table
         .filter(uses::entry_id.eq(DbUuid(r.entry_id)))

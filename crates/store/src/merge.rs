@@ -9,6 +9,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use rapport_domain::conflict::Conflict;
 use rapport_domain::customer::Customer;
 use rapport_domain::duplicates::{absorb, Candidate, MergeRecord};
 use uuid::Uuid;
@@ -97,13 +98,13 @@ pub fn merge(
     now: DateTime<Utc>,
 ) -> StoreResult<(Customer, MergeRecord)> {
     if survivor_id == duplicate_id {
-        return Err(StoreError::Conflict("merge_self"));
+        return Err(StoreError::Conflict(Conflict::MergeSelf));
     }
     conn.transaction(|conn| {
         lock_customers(conn, &[survivor_id, duplicate_id])?;
         let survivor = crate::customers::get(conn, survivor_id)?;
         if survivor.archived_at.is_some() {
-            return Err(StoreError::Conflict("customer_archived"));
+            return Err(StoreError::Conflict(Conflict::CustomerArchived));
         }
         let dup = match crate::customers::get(conn, duplicate_id) {
             Ok(d) => d,

@@ -9,6 +9,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use rapport_domain::conflict::Conflict;
 use rapport_domain::customer::Channel;
 use rapport_domain::sla::{BusinessHours, Clock, ClockState, Pause};
 use rapport_domain::ticket::{
@@ -138,7 +139,7 @@ pub fn create_policy(
             sla_policies::updated_at.eq(DbTime(now)),
         ))
         .execute(conn)
-        .map_err(StoreError::unique("sla_policy_target"))?;
+        .map_err(StoreError::unique(Conflict::DuplicateSlaPolicy))?;
     policy(conn, id)
 }
 
@@ -192,7 +193,7 @@ pub fn update_policy(
         sla_policies::updated_at.eq(DbTime(now)),
     ))
     .execute(conn)
-    .map_err(StoreError::unique("sla_policy_target"))?;
+    .map_err(StoreError::unique(Conflict::DuplicateSlaPolicy))?;
     if n == 0 {
         policy(conn, id)?;
         return Err(StoreError::VersionMismatch);
@@ -544,23 +545,9 @@ fn derive(sla: Option<&TicketSla>) -> Derived {
     }
 }
 
-/// Why a write was refused, beyond the store's own errors.
-#[derive(Debug)]
-pub enum TicketError {
-    Store(StoreError),
-    Transition(TransitionError),
-}
-
-impl From<StoreError> for TicketError {
-    fn from(e: StoreError) -> Self {
-        TicketError::Store(e)
-    }
-}
-
-impl From<diesel::result::Error> for TicketError {
-    fn from(e: diesel::result::Error) -> Self {
-        TicketError::Store(e.into())
-    }
+/// A status change the state machine refuses, as the store's error.
+fn refused(t: TransitionError) -> StoreError {
+    StoreError::Conflict(Conflict::Transition(t))
 }
 
 /// Opens a ticket; its SLA policy is chosen by priority and category.
@@ -693,27 +680,27 @@ pub fn update(
     d: &TicketDraft,
     actor: Option<Actor>,
     now: DateTime<Utc>,
-) -> Result<(Ticket, TicketStatus), TicketError> {
+) -> StoreResult<(Ticket, TicketStatus)> {
     conn.transaction(|conn| {
         let current = load(conn, id, now)?;
         if current.ticket.version != expected_version {
-            return Err(StoreError::VersionMismatch.into());
+            return Err(StoreError::VersionMismatch);
         }
         let old = &current.ticket.draft;
         if old.status == TicketStatus::Closed {
             // Closed is final: a status change names the (no) allowed statuses, anything else
             // is refused as a change to a closed ticket.
             return Err(if d.status != TicketStatus::Closed {
-                TicketError::Transition(TransitionError::Illegal {
+                refused(TransitionError::Illegal {
                     from: old.status,
                     to: d.status,
                 })
             } else {
-                StoreError::Conflict("ticket_closed").into()
+                StoreError::Conflict(Conflict::TicketClosed)
             });
         }
         if d.opened_at.is_some_and(|o| o != current.ticket.created_at) {
-            return Err(StoreError::Immutable("opened_at").into());
+            return Err(StoreError::Immutable("opened_at"));
         }
         if d.customer_id != old.customer_id {
             lock_customers(conn, &[old.customer_id, d.customer_id])?;
@@ -742,7 +729,7 @@ pub fn update(
             &settings,
             now,
         )
-        .map_err(TicketError::Transition)?;
+        .map_err(refused)?;
         let clock = move_status(
             old.status,
             d.status,
@@ -811,7 +798,7 @@ pub fn update(
         ))
         .execute(conn)?;
         if n == 0 {
-            return Err(StoreError::VersionMismatch.into());
+            return Err(StoreError::VersionMismatch);
         }
         if d.customer_id != old.customer_id {
             diesel::update(ticket_events::table.filter(ticket_events::ticket_id.eq(DbUuid(id))))
@@ -1066,7 +1053,7 @@ fn message_of(r: MessageRow) -> StoreResult<Message> {
 
 /// Adds a reply or note. The first public reply by staff stamps the first response (and opens a
 /// `new` ticket); a customer's reply to a `pending` ticket opens it again. A closed ticket takes
-/// no more messages (`Conflict("ticket_closed")`). `author: None` is the ticket's customer.
+/// no more messages (`Conflict::TicketClosed`). `author: None` is the ticket's customer.
 /// Returns the message, the ticket after it, and the status it moved from if it moved.
 pub fn add_message(
     conn: &mut DbConn,
@@ -1074,7 +1061,7 @@ pub fn add_message(
     d: &MessageDraft,
     author: Option<Actor>,
     now: DateTime<Utc>,
-) -> Result<(Message, Ticket, Option<TicketStatus>), TicketError> {
+) -> StoreResult<(Message, Ticket, Option<TicketStatus>)> {
     conn.transaction(|conn| {
         let current = load(conn, ticket_id, now)?;
         lock_customers(conn, &[current.ticket.draft.customer_id])?;
@@ -1082,7 +1069,7 @@ pub fn add_message(
         let t = &current.ticket;
         let author = author.unwrap_or(Actor::Customer(t.draft.customer_id));
         if t.draft.status == TicketStatus::Closed {
-            return Err(StoreError::Conflict("ticket_closed").into());
+            return Err(StoreError::Conflict(Conflict::TicketClosed));
         }
         let id = rapport_domain::new_id();
         diesel::insert_into(ticket_messages::table)
@@ -1111,7 +1098,7 @@ pub fn add_message(
                     &settings,
                     now,
                 )
-                .map_err(TicketError::Transition)?;
+                .map_err(refused)?;
                 TicketStatus::Open
             }
             s => s,
@@ -1163,7 +1150,7 @@ pub fn add_message(
             .execute(conn)?;
             if n == 0 {
                 // Changed between the read and the lock (moved to another customer meanwhile).
-                return Err(StoreError::Conflict("ticket_changed").into());
+                return Err(StoreError::Conflict(Conflict::TicketChanged));
             }
             if first_response {
                 event(
@@ -1337,7 +1324,7 @@ pub(crate) fn customer_events(
 // ---------------------------------------------------------------- satisfaction
 
 /// Records the customer's rating of a solved (or closed) ticket, once:
-/// `Conflict("ticket_not_solved")` before, `Conflict("already_rated")` the second time.
+/// `Conflict::TicketNotSolved` before, `Conflict::AlreadyRated` the second time.
 /// `actor: None` is the ticket's customer.
 pub fn rate(
     conn: &mut DbConn,
@@ -1353,7 +1340,7 @@ pub fn rate(
         lock_customers(conn, &[seen.draft.customer_id])?;
         let t = get(conn, ticket_id, now)?;
         if !t.draft.status.is_done() {
-            return Err(StoreError::Conflict("ticket_not_solved"));
+            return Err(StoreError::Conflict(Conflict::TicketNotSolved));
         }
         let actor = actor.unwrap_or(Actor::Customer(t.draft.customer_id));
         // Conditional on no rating yet: two concurrent ratings cannot both land.
@@ -1378,7 +1365,7 @@ pub fn rate(
         ))
         .execute(conn)?;
         if n == 0 {
-            return Err(StoreError::Conflict("already_rated"));
+            return Err(StoreError::Conflict(Conflict::AlreadyRated));
         }
         event(
             conn,

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use rapport_domain::auth::{Role, User};
+use rapport_domain::conflict::Conflict;
 use uuid::Uuid;
 
 use crate::db::DbConn;
@@ -54,7 +55,7 @@ pub fn insert(conn: &mut DbConn, user: &User, password_hash: &str) -> StoreResul
             users::updated_at.eq(DbTime(user.updated_at)),
         ))
         .execute(conn)
-        .map_err(StoreError::unique("user_email"))?;
+        .map_err(StoreError::unique(Conflict::DuplicateEmail))?;
     Ok(())
 }
 
@@ -106,8 +107,7 @@ pub fn insert_refresh_token(
             refresh_tokens::created_at.eq(DbTime(created_at)),
             refresh_tokens::expires_at.eq(DbTime(token.expires_at)),
         ))
-        .execute(conn)
-        .map_err(StoreError::unique("refresh_token_hash"))?;
+        .execute(conn)?;
     Ok(())
 }
 

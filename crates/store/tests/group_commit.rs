@@ -60,7 +60,15 @@ fn concurrent_writes_commit_independently_in_groups() {
     let ok = results.iter().filter(|r| r.is_ok()).count();
     let conflicts = results
         .iter()
-        .filter(|r| matches!(r, Err(StoreError::Conflict(_))))
+        .filter(|r| {
+            matches!(
+                r,
+                Err(StoreError::Db(diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::UniqueViolation,
+                    _
+                )))
+            )
+        })
         .count();
     let duplicates = (0..400).filter(|n| n % 3 == 0).count();
     // One of the duplicates wins, the rest conflict.

@@ -51,14 +51,12 @@ pub struct CreatedApiKey {
     pub secret: String,
 }
 
-/// Create an API key.
+/// Create an API key. Its secret is in this answer only, and stored nowhere: `Idempotency-Key`
+/// is ignored here (a replay would need the secret kept).
 #[utoipa::path(
     post, path = "/api/v1/api-keys", tag = "api-keys",
-    params(("Idempotency-Key" = Option<String>, Header,
-        description = "Makes a retry safe: the same key with the same request replays the first response (24 h)")),
     request_body = CreateApiKey,
     responses(
-        (status = 409, description = "A request with this Idempotency-Key is still running", body = Problem, content_type = "application/problem+json"),
         (status = 201, description = "Created; the secret is in the body, once", body = CreatedApiKey),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),

@@ -44,7 +44,7 @@ fn with_etag(mut res: actix_web::HttpResponseBuilder, c: &Customer) -> HttpRespo
     responses(
         (status = 201, description = "Created (or the replay of the first response to this Idempotency-Key)", body = Customer,
             headers(("ETag" = String), ("Location" = String), ("Idempotent-Replayed" = Option<String>))),
-        (status = 409, description = "A request with this Idempotency-Key is still running", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`duplicate_external_ref`, or `idempotency_in_progress` (a request with this Idempotency-Key is still running)", body = Problem, content_type = "application/problem+json"),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `customers:write`", body = Problem, content_type = "application/problem+json"),
@@ -228,7 +228,7 @@ pub async fn list_customers(
         (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `customers:write`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Archived", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`customer_archived`, `duplicate_external_ref`, `concurrent_update`", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
@@ -253,9 +253,8 @@ pub async fn patch_customer(
                 .await
                 .map_err(not_found)?;
             if current.archived_at.is_some() {
-                return Err(ApiError::new(
-                    Code::Conflict,
-                    "the customer is archived and can no longer be changed",
+                return Err(ApiError::Conflict(
+                    rapport_domain::conflict::Conflict::CustomerArchived,
                 ));
             }
             Ok((current.draft, current.version))

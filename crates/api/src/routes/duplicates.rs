@@ -122,7 +122,7 @@ pub struct MergeOutcome {
         (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `customers:write`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such survivor", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Survivor archived, or merging a customer into itself", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`customer_archived` (the survivor is archived), `merge_self` (the same customer, also through a merged id), `idempotency_in_progress`", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No such duplicate", body = Problem, content_type = "application/problem+json"),
     )

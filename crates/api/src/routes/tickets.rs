@@ -15,10 +15,10 @@ use chrono::{DateTime, Utc};
 use rapport_domain::auth::Scope;
 use rapport_domain::ticket::{
     Actor, CsatDraft, DeskSettings, Message, MessageDraft, Priority, SlaPolicy, SlaPolicyDraft,
-    StatsPeriod, Ticket, TicketDraft, TicketEvent, TicketStats, TicketStatus, TransitionError,
-    Visibility, INITIAL_STATUSES,
+    StatsPeriod, Ticket, TicketDraft, TicketEvent, TicketStats, TicketStatus, Visibility,
+    INITIAL_STATUSES,
 };
-use rapport_store::tickets::{self, TicketError, TicketFilter, TicketOrder};
+use rapport_store::tickets::{self, TicketFilter, TicketOrder};
 use rapport_store::{customers, StoreError};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -139,27 +139,6 @@ fn with_etag(mut res: actix_web::HttpResponseBuilder, t: &Ticket) -> HttpRespons
     res.insert_header((header::ETAG, etag(t.version))).json(t)
 }
 
-/// A refused status change: 409 naming the statuses allowed.
-fn transition_problem(e: TransitionError) -> ApiError {
-    ApiError::new(Code::Conflict, e.to_string())
-}
-
-/// Runs a ticket write, turning a refused transition into its 409.
-async fn write_ticket<T, F>(state: &AppState, f: F) -> ApiResult<T>
-where
-    T: Send + 'static,
-    F: FnOnce(&mut rapport_store::DbConn) -> Result<T, TicketError> + Send + 'static,
-{
-    let result = state
-        .run_write(move |conn| match f(conn) {
-            Ok(v) => Ok(Ok(v)),
-            Err(TicketError::Transition(t)) => Ok(Err(t)),
-            Err(TicketError::Store(e)) => Err(e),
-        })
-        .await?;
-    result.map_err(transition_problem)
-}
-
 /// Open a ticket. The SLA policy for its priority and category (if any) sets its due times. A
 /// customer-facing key opens it as the customer: `new`, unassigned.
 #[utoipa::path(
@@ -170,7 +149,7 @@ where
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `tickets:write` or `tickets:portal`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The customer is archived", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`customer_archived`, or `idempotency_in_progress`", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, or no such customer, assignee or purchase", body = Problem, content_type = "application/problem+json"),
@@ -278,7 +257,7 @@ pub async fn get_ticket(
         (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `tickets:write`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such ticket", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Illegal status change, reopen window passed, or archived customer", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`illegal_transition` or `reopen_window_closed` (with `allowed_statuses`), `ticket_closed`, `customer_archived`, `concurrent_update`", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
@@ -311,16 +290,18 @@ pub async fn patch_ticket(
             let state = state.clone();
             async move {
                 let to = draft.status;
-                let (before, t) = write_ticket(&state, move |conn| {
-                    let mut draft = draft;
-                    // A merged duplicate's id stands for its survivor.
-                    draft.customer_id = customers::resolve_id(conn, draft.customer_id)?
-                        .ok_or(StoreError::MissingReference("customer_id"))?;
-                    let (t, before) = tickets::update(conn, id, version, &draft, Some(actor), now)?;
-                    Ok((before, t))
-                })
-                .await
-                .map_err(ticket_not_found)?;
+                let (before, t) = state
+                    .run_write(move |conn| {
+                        let mut draft = draft;
+                        // A merged duplicate's id stands for its survivor.
+                        draft.customer_id = customers::resolve_id(conn, draft.customer_id)?
+                            .ok_or(StoreError::MissingReference("customer_id"))?;
+                        let (t, before) =
+                            tickets::update(conn, id, version, &draft, Some(actor), now)?;
+                        Ok((before, t))
+                    })
+                    .await
+                    .map_err(ticket_not_found)?;
                 if before != to {
                     state
                         .metrics
@@ -547,7 +528,7 @@ pub async fn related_tickets(
         (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `tickets:write` or `tickets:portal`; or an internal note from a customer-facing key", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such ticket", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The ticket is closed, or solved past the reopen window (a customer's reply)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`ticket_closed`, `reopen_window_closed` (a customer's reply to a ticket solved longer ago than the window), `idempotency_in_progress`", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
@@ -575,19 +556,12 @@ pub async fn add_message(
     let (written, res) = state
         .write_reply(
             &req,
-            move |conn| match tickets::add_message(conn, id, &draft, staff, now) {
-                Ok(v) => Ok(Ok(v)),
-                Err(TicketError::Transition(t)) => Ok(Err(t)),
-                Err(TicketError::Store(e)) => Err(e),
-            },
-            |written| match written {
-                Ok((message, _, _)) => Reply::build(StatusCode::CREATED).json(message),
-                Err(t) => Ok(Reply::problem(&transition_problem(t.clone()))),
-            },
+            move |conn| tickets::add_message(conn, id, &draft, staff, now),
+            |(message, _, _)| Reply::build(StatusCode::CREATED).json(message),
         )
         .await
         .map_err(ticket_not_found)?;
-    if let Ok((_, ticket, Some(_))) = &written {
+    if let (_, ticket, Some(_)) = &written {
         state
             .metrics
             .ticket_status_changes
@@ -673,7 +647,7 @@ pub async fn list_events(
         (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `tickets:portal`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such ticket", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not solved yet, or rated already", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`ticket_not_solved`, `already_rated`, `idempotency_in_progress`", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid rating", body = Problem, content_type = "application/problem+json"),
@@ -821,7 +795,7 @@ fn policy_response(mut res: actix_web::HttpResponseBuilder, p: &SlaPolicy) -> Ht
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `admin`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Another policy covers this priority and category", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`duplicate_sla_policy`: another policy covers this priority and category", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid policy or calendar", body = Problem, content_type = "application/problem+json"),
@@ -909,7 +883,7 @@ pub async fn get_policy(
         (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `admin`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such policy", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Another policy covers this priority and category", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`duplicate_sla_policy`: another policy covers this priority and category", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),

@@ -72,7 +72,7 @@ fn check_name(name: &str, errors: &mut Vec<FieldError>) {
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not admin", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "E-mail taken, or the same Idempotency-Key still running", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`duplicate_email`, or `idempotency_in_progress` (the same Idempotency-Key is still running)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),

@@ -17,6 +17,7 @@ use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp};
 use rapport_domain::auth::{Role, User};
+use rapport_domain::conflict::Conflict;
 use rapport_domain::customer::Channel;
 use rapport_domain::interaction::InteractionKind;
 use rapport_domain::sla::{Calendar, OpeningHours, Weekday};
@@ -24,8 +25,8 @@ use rapport_domain::ticket::{
     Actor, CsatDraft, MessageDraft, Priority, Product, SlaPolicyDraft, TicketDraft, TicketStatus,
     Visibility,
 };
-use rapport_store::tickets::{self, TicketError};
-use rapport_store::{DbConn, StoreError};
+use rapport_store::tickets;
+use rapport_store::{DbConn, StoreError, StoreResult};
 use serde_json::Map;
 use uuid::Uuid;
 
@@ -192,11 +193,11 @@ impl Desk {
             }
             match self.ticket(conn, &mut rng, d, *purchase_id, category, opened) {
                 Ok(()) => written += 1,
-                Err(TicketError::Store(e)) => return Err(e),
                 // The generator only makes legal moves; a refusal would be a bug worth seeing.
-                Err(TicketError::Transition(t)) => {
+                Err(StoreError::Conflict(Conflict::Transition(t))) => {
                     return Err(StoreError::Corrupt(format!("demo ticket: {t}")))
                 }
+                Err(e) => return Err(e),
             }
         }
         Ok(written)
@@ -210,7 +211,7 @@ impl Desk {
         purchase_id: Uuid,
         category: &str,
         opened: DateTime<Utc>,
-    ) -> Result<(), TicketError> {
+    ) -> StoreResult<()> {
         let electronics = category == "electronics";
         let (subject, desk_category) = if electronics {
             ELECTRONICS[rng.gen_range(0..ELECTRONICS.len())]
@@ -404,7 +405,7 @@ fn set_status(
     status: TicketStatus,
     actor: Actor,
     now: DateTime<Utc>,
-) -> Result<rapport_domain::ticket::Ticket, TicketError> {
+) -> StoreResult<rapport_domain::ticket::Ticket> {
     let current = tickets::get(conn, id, now)?;
     let mut draft = current.draft;
     draft.status = status;

@@ -102,9 +102,14 @@ both_backends! {
             {"currency": "USD", "purchase_count": 1, "total_minor": 1200, "first_purchase_at": "2025-03-20T10:00:00.000000Z", "last_purchase_at": "2025-03-20T10:00:00.000000Z"},
         ]));
 
-        // Nothing points at the duplicate; its id and e-mail find the survivor.
-        let res = app.admin(Method::GET, &format!("/api/v1/interactions?customer_id={d}")).send().await.unwrap();
-        assert_eq!(res.json::<Value>().await.unwrap()["data"], json!([]));
+        // Nothing points at the duplicate; its id and e-mail find the survivor, in a path, a
+        // body and a filter alike.
+        let by_old_id = get_json(&app, &format!("/api/v1/interactions?customer_id={d}&limit=200")).await;
+        let by_new_id = get_json(&app, &format!("/api/v1/interactions?customer_id={s}&limit=200")).await;
+        assert_eq!(by_old_id["data"].as_array().unwrap().len(), 5);
+        assert_eq!(by_old_id["data"], by_new_id["data"]);
+        assert_eq!(get_json(&app, &format!("/api/v1/customers/{d}/purchase-summary")).await, after);
+        assert_eq!(get_json(&app, &format!("/api/v1/customers/{d}/merges")).await.as_array().unwrap().len(), 1);
         assert_eq!(get_json(&app, &format!("/api/v1/customers/{d}")).await["id"], s.as_str());
         assert_eq!(get_json(&app, &format!("/api/v1/customers/{d}/timeline")).await["data"].as_array().unwrap().len(), 5);
         let by_email = get_json(&app, "/api/v1/customers?email=ana.garcia@work.example").await;
@@ -130,5 +135,8 @@ both_backends! {
         let res = app.admin(Method::POST, "/api/v1/customers/0193a0a0-0000-7000-8000-000000000001/merge").json(&json!({"duplicate_id": s})).send().await.unwrap();
         assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
         assert_eq!(get_json(&app, &format!("/api/v1/customers/{s}")).await["version"], merged["version"]);
+        let res = app.admin(Method::PATCH, &format!("/api/v1/customers/{d}")).json(&json!({"lifecycle_stage": "customer"})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "a patch by the old id changes the survivor");
+        assert_eq!(res.json::<Value>().await.unwrap()["id"], s.as_str());
     }
 }

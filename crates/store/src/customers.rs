@@ -543,8 +543,19 @@ pub fn get(conn: &mut DbConn, id: Uuid) -> StoreResult<Customer> {
     get_record(conn, id).map(CustomerRecord::into_domain)
 }
 
-/// A customer by id, archived or not, as read (to serialise without copying).
+/// A customer by id (or a merged duplicate's id), archived or not, as read (to serialise without
+/// copying).
 pub fn get_record(conn: &mut DbConn, id: Uuid) -> StoreResult<CustomerRecord> {
+    match record(conn, id) {
+        Err(StoreError::NotFound) => {
+            let survivor = current(conn, id)?;
+            record(conn, survivor)
+        }
+        found => found,
+    }
+}
+
+fn record(conn: &mut DbConn, id: Uuid) -> StoreResult<CustomerRecord> {
     let q = customers::table.find(DbUuid(id)).select(COLUMNS);
     // On the backend's own connection, like `list`.
     match conn {
@@ -572,6 +583,7 @@ pub fn update(
     draft: &CustomerDraft,
     now: DateTime<Utc>,
 ) -> StoreResult<Customer> {
+    let id = current(conn, id)?;
     let updated = atomically(conn, |conn| {
         let n = diesel::update(
             customers::table
@@ -604,6 +616,7 @@ pub fn archive(
     expected_version: Option<i64>,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
+    let id = current(conn, id)?;
     let mut q = diesel::update(customers::table)
         .filter(customers::id.eq(DbUuid(id)))
         .filter(customers::archived_at.is_null())
@@ -784,9 +797,21 @@ pub fn list(
     Ok(Page { items, next_cursor })
 }
 
+/// The customer `id` stands for now (itself, or the survivor it was merged into), or
+/// `NotFound`. Every store function that takes a customer id from outside (a path, a filter)
+/// goes through this or [`referenced`], so callers never resolve merged ids themselves.
+pub(crate) fn current(conn: &mut DbConn, id: Uuid) -> StoreResult<Uuid> {
+    resolve_id(conn, id)?.ok_or(StoreError::NotFound)
+}
+
+/// Like [`current`], for a customer named by a field of a body: `MissingReference(field)`.
+pub(crate) fn referenced(conn: &mut DbConn, id: Uuid, field: &'static str) -> StoreResult<Uuid> {
+    resolve_id(conn, id)?.ok_or(StoreError::MissingReference(field))
+}
+
 /// The id a customer is known by now: `id` itself if it exists, or the survivor it was merged
 /// into. `None` if neither.
-pub fn resolve_id(conn: &mut DbConn, id: Uuid) -> StoreResult<Option<Uuid>> {
+pub(crate) fn resolve_id(conn: &mut DbConn, id: Uuid) -> StoreResult<Option<Uuid>> {
     let exists = customers::table
         .find(DbUuid(id))
         .select(customers::id)

@@ -246,6 +246,23 @@ pub(crate) fn live_customer(conn: &mut DbConn, id: Uuid) -> StoreResult<()> {
     }
 }
 
+/// A draft whose `customer_id` names the customer it stands for now (a merged duplicate's id
+/// names its survivor); `MissingReference` when none.
+fn with_current_customer<'a>(
+    conn: &mut DbConn,
+    draft: &'a InteractionDraft,
+) -> StoreResult<std::borrow::Cow<'a, InteractionDraft>> {
+    let id = crate::customers::referenced(conn, draft.customer_id, "customer_id")?;
+    Ok(if id == draft.customer_id {
+        std::borrow::Cow::Borrowed(draft)
+    } else {
+        std::borrow::Cow::Owned(InteractionDraft {
+            customer_id: id,
+            ..draft.clone()
+        })
+    })
+}
+
 /// Records an interaction. With an `external_ref` already known for its source, nothing is
 /// written and the existing one is returned: `(interaction, created)`.
 pub fn insert(
@@ -254,6 +271,7 @@ pub fn insert(
     agent: Option<Agent>,
     now: DateTime<Utc>,
 ) -> StoreResult<(Interaction, bool)> {
+    let draft = &*with_current_customer(conn, draft)?;
     if let Some(r) = &draft.external_ref {
         if let Some(existing) = find_external(conn, draft.source(), r)? {
             return Ok((existing, false));
@@ -320,6 +338,7 @@ pub fn update(
     draft: &InteractionDraft,
     now: DateTime<Utc>,
 ) -> StoreResult<Interaction> {
+    let draft = &*with_current_customer(conn, draft)?;
     conn.transaction(|conn| {
         let before = get(conn, id)?;
         let affected = [before.draft.customer_id, draft.customer_id];
@@ -459,6 +478,18 @@ pub fn list(
     limit: i64,
 ) -> StoreResult<Page<Interaction>> {
     let after = time_cursor(cursor, order.as_str())?.map(|(t, id)| (t.0, id.0));
+    // A merged duplicate's id lists its survivor's interactions; an unknown one, none.
+    let resolved;
+    let filter = match filter.customer_id {
+        Some(c) => {
+            resolved = InteractionFilter {
+                customer_id: Some(crate::customers::resolve_id(conn, c)?.unwrap_or(c)),
+                ..filter.clone()
+            };
+            &resolved
+        }
+        None => filter,
+    };
     let mut items = load(conn, filter, order, after, limit + 1)?;
     // One extra row tells whether there is a next page without a count query.
     let more = items.len() as i64 > limit;
@@ -613,6 +644,7 @@ fn overflow(e: diesel::result::Error) -> StoreError {
 
 /// A customer's purchase summary as stored.
 pub fn purchase_summary(conn: &mut DbConn, customer_id: Uuid) -> StoreResult<PurchaseSummary> {
+    let customer_id = crate::customers::current(conn, customer_id)?;
     let rows: Vec<(String, i64, i64, DbTime, DbTime)> = totals::table
         .filter(totals::customer_id.eq(DbUuid(customer_id)))
         .select((

@@ -36,8 +36,9 @@ pub use diesel::result::Error as DbError;
 pub enum StoreError {
     #[error("not found")]
     NotFound,
-    /// A business rule refused the write given the state of what it touches.
-    #[error("conflict: {0}")]
+    /// A business rule refused the write given the state of what it touches. Reads as the API's
+    /// detail does (the CLI prints it).
+    #[error("{} ({})", .0.detail(), .0.code())]
     Conflict(rapport_domain::conflict::Conflict),
     /// The row changed since the caller read it (optimistic concurrency).
     #[error("version mismatch")]

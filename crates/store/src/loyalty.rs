@@ -21,7 +21,7 @@ use crate::db::DbConn;
 use crate::interactions::lock_customers;
 use crate::page::{Cursor, Page};
 use crate::schema::{
-    customers, loyalty_consumptions as uses, loyalty_entries as entries, loyalty_lots as lots,
+    loyalty_consumptions as uses, loyalty_entries as entries, loyalty_lots as lots,
     loyalty_programs as programs, loyalty_redemptions as redemptions,
     loyalty_reward_codes as codes_table, loyalty_rewards as rewards,
 };
@@ -275,6 +275,7 @@ pub fn adjust(
     source: EntrySource,
     now: DateTime<Utc>,
 ) -> StoreResult<Entry> {
+    let customer_id = crate::customers::current(conn, customer_id)?;
     lock_live_customer(conn, customer_id)?;
     let program = program(conn)?;
     let e = NewEntry {
@@ -510,14 +511,7 @@ pub(crate) fn reverse_purchase(
 /// The customer's account, derived from the ledger. Points past their expiry date are not in
 /// the balance, even before the expiry run writes their `expire` entries.
 pub fn account(conn: &mut DbConn, customer_id: Uuid, now: DateTime<Utc>) -> StoreResult<Account> {
-    let exists = customers::table
-        .find(DbUuid(customer_id))
-        .select(customers::id)
-        .first::<DbUuid>(conn)
-        .optional()?;
-    if exists.is_none() {
-        return Err(StoreError::NotFound);
-    }
+    let customer_id = crate::customers::current(conn, customer_id)?;
     let program = program(conn)?;
     // SUM of a bigint is numeric on PostgreSQL: cast back.
     let ledger: Option<i64> = entries::table
@@ -555,6 +549,7 @@ pub fn entries_page(
     cursor: Option<&str>,
     limit: i64,
 ) -> StoreResult<Page<Entry>> {
+    let customer_id = crate::customers::current(conn, customer_id)?;
     const SORT: &str = "-created_at";
     let after = cursor
         .map(|c| Cursor::decode(c, SORT))
@@ -890,6 +885,7 @@ pub fn redeem(
     new_code: impl Fn() -> String,
     now: DateTime<Utc>,
 ) -> StoreResult<Redemption> {
+    let customer_id = crate::customers::current(conn, customer_id)?;
     lock_live_customer(conn, customer_id)?;
     let reward = match reward(conn, reward_id) {
         Err(StoreError::NotFound) => return Err(StoreError::MissingReference("reward_id")),
@@ -1025,6 +1021,7 @@ fn redemption_of(row: RedemptionRow) -> StoreResult<Redemption> {
 
 /// One of the customer's redemptions.
 pub fn redemption(conn: &mut DbConn, customer_id: Uuid, id: Uuid) -> StoreResult<Redemption> {
+    let customer_id = crate::customers::current(conn, customer_id)?;
     let row: RedemptionRow = redemptions::table
         .find(DbUuid(id))
         .filter(redemptions::customer_id.eq(DbUuid(customer_id)))
@@ -1043,6 +1040,7 @@ pub fn redemptions_page(
     cursor: Option<&str>,
     limit: i64,
 ) -> StoreResult<Page<Redemption>> {
+    let customer_id = crate::customers::current(conn, customer_id)?;
     let before: Option<Uuid> = cursor.map(crate::page::decode_token).transpose()?;
     let mut q = redemptions::table
         .filter(redemptions::customer_id.eq(DbUuid(customer_id)))
@@ -1074,6 +1072,7 @@ pub fn cancel_redemption(
     id: Uuid,
     now: DateTime<Utc>,
 ) -> StoreResult<Redemption> {
+    let customer_id = crate::customers::current(conn, customer_id)?;
     lock_customers(conn, &[customer_id])?;
     let r = redemption(conn, customer_id, id)?;
     if r.status == RedemptionStatus::Cancelled {

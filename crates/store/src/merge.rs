@@ -89,7 +89,8 @@ fn add_alias(
     Ok(())
 }
 
-/// Merges `duplicate_id` into `survivor_id`; returns the survivor as it now is and the record.
+/// Merges `duplicate_id` into `survivor_id` (each resolved through earlier merges); returns the
+/// survivor as it now is and the record.
 pub fn merge(
     conn: &mut DbConn,
     survivor_id: Uuid,
@@ -97,6 +98,8 @@ pub fn merge(
     merged_by: Option<String>,
     now: DateTime<Utc>,
 ) -> StoreResult<(Customer, MergeRecord)> {
+    let survivor_id = crate::customers::current(conn, survivor_id)?;
+    let duplicate_id = crate::customers::referenced(conn, duplicate_id, "duplicate_id")?;
     if survivor_id == duplicate_id {
         return Err(StoreError::Conflict(Conflict::MergeSelf));
     }
@@ -210,6 +213,7 @@ pub fn merge(
 
 /// The merges a customer survived, newest first.
 pub fn merges_of(conn: &mut DbConn, survivor_id: Uuid) -> StoreResult<Vec<MergeRecord>> {
+    let survivor_id = crate::customers::current(conn, survivor_id)?;
     type Row = (DbUuid, DbUuid, DbUuid, DbJson, i64, Option<String>, DbTime);
     let rows: Vec<Row> = customer_merges::table
         .filter(customer_merges::survivor_id.eq(DbUuid(survivor_id)))

@@ -550,6 +550,23 @@ fn refused(t: TransitionError) -> StoreError {
     StoreError::Conflict(Conflict::Transition(t))
 }
 
+/// A draft whose `customer_id` names the customer it stands for now (a merged duplicate's id
+/// names its survivor); `MissingReference` when none.
+fn with_current_customer<'a>(
+    conn: &mut DbConn,
+    d: &'a TicketDraft,
+) -> StoreResult<std::borrow::Cow<'a, TicketDraft>> {
+    let id = crate::customers::referenced(conn, d.customer_id, "customer_id")?;
+    Ok(if id == d.customer_id {
+        std::borrow::Cow::Borrowed(d)
+    } else {
+        std::borrow::Cow::Owned(TicketDraft {
+            customer_id: id,
+            ..d.clone()
+        })
+    })
+}
+
 /// Opens a ticket; its SLA policy is chosen by priority and category.
 pub fn insert(
     conn: &mut DbConn,
@@ -557,6 +574,13 @@ pub fn insert(
     actor: Option<Actor>,
     now: DateTime<Utc>,
 ) -> StoreResult<Ticket> {
+    let named = d.customer_id;
+    let d = &*with_current_customer(conn, d)?;
+    // The customer as they are now, when they open it themselves.
+    let actor = actor.map(|a| match a {
+        Actor::Customer(c) if c == named => Actor::Customer(d.customer_id),
+        other => other,
+    });
     // Not later than now (the draft allows a few minutes of clock skew).
     let opened = d.opened_at.unwrap_or(now).min(now);
     // Stamped with the opening time, so that lists by id are lists by opening time.
@@ -681,6 +705,7 @@ pub fn update(
     actor: Option<Actor>,
     now: DateTime<Utc>,
 ) -> StoreResult<(Ticket, TicketStatus)> {
+    let d = &*with_current_customer(conn, d)?;
     conn.transaction(|conn| {
         let current = load(conn, id, now)?;
         if current.ticket.version != expected_version {
@@ -893,6 +918,23 @@ fn contains_pattern(text: &str) -> String {
     out
 }
 
+/// A customer's tickets (a merged duplicate's id gives its survivor's), newest first;
+/// `NotFound` for no such customer.
+pub fn of_customer(
+    conn: &mut DbConn,
+    customer_id: Uuid,
+    cursor: Option<&str>,
+    limit: i64,
+    now: DateTime<Utc>,
+) -> StoreResult<Page<Ticket>> {
+    let f = TicketFilter {
+        customer_id: Some(crate::customers::current(conn, customer_id)?),
+        ..Default::default()
+    };
+    list(conn, &f, TicketOrder::NewestFirst, cursor, limit, now)
+}
+
+/// One page of tickets; `customer_id` may be a merged duplicate's id (its survivor's tickets).
 pub fn list(
     conn: &mut DbConn,
     f: &TicketFilter,
@@ -901,6 +943,17 @@ pub fn list(
     limit: i64,
     now: DateTime<Utc>,
 ) -> StoreResult<Page<Ticket>> {
+    let resolved;
+    let f = match f.customer_id {
+        Some(c) => {
+            resolved = TicketFilter {
+                customer_id: Some(crate::customers::resolve_id(conn, c)?.unwrap_or(c)),
+                ..f.clone()
+            };
+            &resolved
+        }
+        None => f,
+    };
     // The cursor names its order: one from a newest-first page cannot page oldest-first.
     let tag = match order {
         TicketOrder::NewestFirst => 'd',

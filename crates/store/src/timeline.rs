@@ -61,6 +61,7 @@ pub fn page(
     limit: i64,
 ) -> StoreResult<Page<TimelineEvent>> {
     let before = time_cursor(cursor, SORT)?.map(|(t, id)| (t.0, id.0));
+    let customer_id = crate::customers::current(conn, customer_id)?;
     let mut events = Vec::new();
     for source in sources {
         events.extend(source.events(conn, customer_id, before, limit + 1)?);

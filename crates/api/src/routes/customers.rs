@@ -100,13 +100,7 @@ pub async fn get_customer(
     let id = id.into_inner();
     // A merged duplicate's id finds the survivor.
     let customer = state
-        .run(move |conn| match customers::get_record(conn, id) {
-            Err(rapport_store::StoreError::NotFound) => match customers::resolve_id(conn, id)? {
-                Some(survivor) => customers::get_record(conn, survivor),
-                None => Err(rapport_store::StoreError::NotFound),
-            },
-            other => other,
-        })
+        .run(move |conn| customers::get_record(conn, id))
         .await
         .map_err(not_found)?;
     if if_none_match(&req, customer.version()) {

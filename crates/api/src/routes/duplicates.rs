@@ -4,8 +4,8 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use rapport_domain::customer::Customer;
 use rapport_domain::duplicates::{self, DuplicateGroup, MergeRecord};
+use rapport_store::merge;
 use rapport_store::page::{decode_token, encode_token};
-use rapport_store::{customers, merge};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -141,11 +141,7 @@ pub async fn merge_customer(
         .write_reply(
             &http,
             move |conn| {
-                let survivor = customers::resolve_id(conn, survivor)?
-                    .ok_or(rapport_store::StoreError::NotFound)?;
-                let duplicate = customers::resolve_id(conn, req.duplicate_id)?
-                    .ok_or(rapport_store::StoreError::MissingReference("duplicate_id"))?;
-                let (customer, merge) = merge::merge(conn, survivor, duplicate, by, now)?;
+                let (customer, merge) = merge::merge(conn, survivor, req.duplicate_id, by, now)?;
                 Ok(MergeOutcome { customer, merge })
             },
             |outcome| {
@@ -178,10 +174,7 @@ pub async fn list_merges(
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let merges = state
-        .run(move |conn| {
-            let id = customers::resolve_id(conn, id)?.ok_or(rapport_store::StoreError::NotFound)?;
-            merge::merges_of(conn, id)
-        })
+        .run(move |conn| merge::merges_of(conn, id))
         .await
         .map_err(not_found_as("customer"))?;
     Ok(HttpResponse::Ok().json(merges))

@@ -9,7 +9,7 @@ use rapport_domain::interaction::{
     Agent, Interaction, InteractionDraft, InteractionKind, PurchaseSummary,
 };
 use rapport_store::interactions::{self, InteractionFilter, TimeOrder};
-use rapport_store::{customers, timeline};
+use rapport_store::timeline;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -80,17 +80,13 @@ pub async fn create_interaction(
     req: HttpRequest,
     JsonBody(draft): JsonBody<InteractionDraft>,
 ) -> ApiResult<HttpResponse> {
-    let mut draft = draft.parse()?;
+    let draft = draft.parse()?;
     let agent = agent_of(&auth.principal);
     let now = rapport_domain::now();
     let ((_, created), res) = state
         .write_reply(
             &req,
-            move |conn| {
-                draft.customer_id = customers::resolve_id(conn, draft.customer_id)?
-                    .ok_or(rapport_store::StoreError::MissingReference("customer_id"))?;
-                interactions::insert(conn, &draft, Some(agent), now)
-            },
+            move |conn| interactions::insert(conn, &draft, Some(agent), now),
             |(interaction, created)| {
                 let status = if *created {
                     StatusCode::CREATED
@@ -279,16 +275,12 @@ pub async fn patch_interaction(
                 .map_err(not_found)?;
             Ok((current.draft, current.version))
         },
-        |mut draft: InteractionDraft, version| {
+        |draft: InteractionDraft, version| {
             let now = rapport_domain::now();
             let state = state.clone();
             async move {
                 state
-                    .run_write(move |conn| {
-                        draft.customer_id = customers::resolve_id(conn, draft.customer_id)?
-                            .ok_or(rapport_store::StoreError::MissingReference("customer_id"))?;
-                        interactions::update(conn, id, version, &draft, now)
-                    })
+                    .run_write(move |conn| interactions::update(conn, id, version, &draft, now))
                     .await
                     .map_err(not_found)
             }
@@ -424,10 +416,7 @@ pub async fn customer_timeline(
     let (limit, cursor) = PageQuery { limit, cursor }.limit_and_cursor()?;
     let id = id.into_inner();
     let page = state
-        .run(move |conn| {
-            let id = customers::resolve_id(conn, id)?.ok_or(rapport_store::StoreError::NotFound)?;
-            timeline::page(conn, id, &sources, cursor.as_deref(), limit)
-        })
+        .run(move |conn| timeline::page(conn, id, &sources, cursor.as_deref(), limit))
         .await
         .map_err(customer_not_found)?;
     Ok(HttpResponse::Ok().json(Page {
@@ -465,10 +454,7 @@ pub async fn purchase_summary(
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let summary = state
-        .run(move |conn| {
-            let id = customers::resolve_id(conn, id)?.ok_or(rapport_store::StoreError::NotFound)?;
-            interactions::purchase_summary(conn, id)
-        })
+        .run(move |conn| interactions::purchase_summary(conn, id))
         .await
         .map_err(customer_not_found)?;
     Ok(HttpResponse::Ok().json(summary))

@@ -8,7 +8,7 @@ use rapport_domain::loyalty::{
     Account, AdjustmentDraft, Entry, EntrySource, Program, ProgramDraft, Redemption,
     RedemptionDraft, RedemptionStatus, Reward, RewardDraft, SourceType,
 };
-use rapport_store::{customers, loyalty, StoreError};
+use rapport_store::loyalty;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
@@ -154,10 +154,7 @@ pub async fn get_account(
     let id = id.into_inner();
     let now = rapport_domain::now();
     let account = state
-        .run(move |conn| {
-            let id = customers::resolve_id(conn, id)?.ok_or(StoreError::NotFound)?;
-            loyalty::account(conn, id, now)
-        })
+        .run(move |conn| loyalty::account(conn, id, now))
         .await
         .map_err(customer_not_found)?;
     Ok(HttpResponse::Ok().json(account))
@@ -185,10 +182,7 @@ pub async fn list_transactions(
     let id = id.into_inner();
     let (limit, cursor) = query.into_inner().limit_and_cursor()?;
     let page = state
-        .run(move |conn| {
-            let id = customers::resolve_id(conn, id)?.ok_or(StoreError::NotFound)?;
-            loyalty::entries_page(conn, id, cursor.as_deref(), limit)
-        })
+        .run(move |conn| loyalty::entries_page(conn, id, cursor.as_deref(), limit))
         .await
         .map_err(customer_not_found)?;
     Ok(HttpResponse::Ok().json(Page::from(page)))
@@ -229,10 +223,7 @@ pub async fn adjust(
     let (entry, res) = state
         .write_reply(
             &req,
-            move |conn| {
-                let id = customers::resolve_id(conn, id)?.ok_or(StoreError::NotFound)?;
-                loyalty::adjust(conn, id, &draft, source, now)
-            },
+            move |conn| loyalty::adjust(conn, id, &draft, source, now),
             |entry| Reply::build(StatusCode::CREATED).json(entry),
         )
         .await
@@ -496,10 +487,7 @@ pub async fn redeem(
     let (redemption, res) = state
         .write_reply(
             &req,
-            move |conn| {
-                let id = customers::resolve_id(conn, id)?.ok_or(StoreError::NotFound)?;
-                loyalty::redeem(conn, id, draft.reward_id, reward_code, now)
-            },
+            move |conn| loyalty::redeem(conn, id, draft.reward_id, reward_code, now),
             |r| {
                 Reply::build(StatusCode::CREATED)
                     .location(format!(
@@ -556,10 +544,7 @@ pub async fn list_redemptions(
     let cursor = q.cursor.filter(|c| !c.is_empty());
     let status = q.status;
     let page = state
-        .run(move |conn| {
-            let id = customers::resolve_id(conn, id)?.ok_or(StoreError::NotFound)?;
-            loyalty::redemptions_page(conn, id, status, cursor.as_deref(), limit)
-        })
+        .run(move |conn| loyalty::redemptions_page(conn, id, status, cursor.as_deref(), limit))
         .await
         .map_err(customer_not_found)?;
     Ok(HttpResponse::Ok().json(Page::from(page)))
@@ -584,10 +569,7 @@ pub async fn get_redemption(
 ) -> ApiResult<HttpResponse> {
     let (id, rid) = path.into_inner();
     let redemption = state
-        .run(move |conn| {
-            let id = customers::resolve_id(conn, id)?.ok_or(StoreError::NotFound)?;
-            loyalty::redemption(conn, id, rid)
-        })
+        .run(move |conn| loyalty::redemption(conn, id, rid))
         .await
         .map_err(crate::error::not_found_as("redemption"))?;
     Ok(HttpResponse::Ok().json(redemption))
@@ -621,10 +603,7 @@ pub async fn cancel_redemption(
     let (redemption, res) = state
         .write_reply(
             &req,
-            move |conn| {
-                let id = customers::resolve_id(conn, id)?.ok_or(StoreError::NotFound)?;
-                loyalty::cancel_redemption(conn, id, rid, now)
-            },
+            move |conn| loyalty::cancel_redemption(conn, id, rid, now),
             |r| Reply::build(StatusCode::OK).json(r),
         )
         .await

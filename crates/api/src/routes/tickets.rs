@@ -19,7 +19,6 @@ use rapport_domain::ticket::{
     INITIAL_STATUSES,
 };
 use rapport_store::tickets::{self, TicketFilter, TicketOrder};
-use rapport_store::{customers, StoreError};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -161,7 +160,7 @@ pub async fn create_ticket(
     req: HttpRequest,
     JsonBody(draft): JsonBody<TicketDraft>,
 ) -> ApiResult<HttpResponse> {
-    let mut draft = draft.parse()?;
+    let draft = draft.parse()?;
     if !INITIAL_STATUSES.contains(&draft.status) {
         return Err(rapport_domain::ValidationFailure::single(
             "status",
@@ -197,9 +196,6 @@ pub async fn create_ticket(
         .write_reply(
             &req,
             move |conn| {
-                draft.customer_id = customers::resolve_id(conn, draft.customer_id)?
-                    .ok_or(StoreError::MissingReference("customer_id"))?;
-                // The customer as they are now (a merged duplicate's id names the survivor).
                 let actor = staff.unwrap_or(Actor::Customer(draft.customer_id));
                 tickets::insert(conn, &draft, Some(actor), now)
             },
@@ -292,10 +288,6 @@ pub async fn patch_ticket(
                 let to = draft.status;
                 let (before, t) = state
                     .run_write(move |conn| {
-                        let mut draft = draft;
-                        // A merged duplicate's id stands for its survivor.
-                        draft.customer_id = customers::resolve_id(conn, draft.customer_id)?
-                            .ok_or(StoreError::MissingReference("customer_id"))?;
                         let (t, before) =
                             tickets::update(conn, id, version, &draft, Some(actor), now)?;
                         Ok((before, t))
@@ -431,14 +423,7 @@ pub async fn list_tickets(
     let cursor = q.cursor.filter(|c| !c.is_empty());
     let now = rapport_domain::now();
     let page = state
-        .run(move |conn| {
-            let mut filter = filter;
-            if let Some(c) = filter.customer_id {
-                // A merged duplicate's id lists the survivor's tickets.
-                filter.customer_id = Some(customers::resolve_id(conn, c)?.unwrap_or(c));
-            }
-            tickets::list(conn, &filter, order, cursor.as_deref(), limit, now)
-        })
+        .run(move |conn| tickets::list(conn, &filter, order, cursor.as_deref(), limit, now))
         .await?;
     Ok(HttpResponse::Ok().json(Page::from(page)))
 }
@@ -465,21 +450,7 @@ pub async fn customer_tickets(
     let (limit, cursor) = query.into_inner().limit_and_cursor()?;
     let now = rapport_domain::now();
     let page = state
-        .run(move |conn| {
-            let id = customers::resolve_id(conn, id)?.ok_or(StoreError::NotFound)?;
-            let f = TicketFilter {
-                customer_id: Some(id),
-                ..Default::default()
-            };
-            tickets::list(
-                conn,
-                &f,
-                TicketOrder::NewestFirst,
-                cursor.as_deref(),
-                limit,
-                now,
-            )
-        })
+        .run(move |conn| tickets::of_customer(conn, id, cursor.as_deref(), limit, now))
         .await
         .map_err(crate::error::not_found_as("customer"))?;
     Ok(HttpResponse::Ok().json(Page::from(page)))

@@ -140,6 +140,23 @@ both_backends! {
         let res = app.admin(Method::DELETE, &format!("/api/v1/customers/{id}")).send().await.unwrap();
         assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
         assert_problem(get(&app, "01900000-0000-7000-8000-000000000000").await, StatusCode::NOT_FOUND, "not_found").await;
+
+        // Restored, it takes changes again; a live customer has nothing to restore.
+        let stale = format!("\"v{}\"", archived["version"].as_i64().unwrap() - 1);
+        let res = app.admin(Method::POST, &format!("/api/v1/customers/{id}/restore")).header("if-match", stale).send().await.unwrap();
+        assert_problem(res, StatusCode::PRECONDITION_FAILED, "precondition_failed").await;
+        let res = app.admin(Method::POST, &format!("/api/v1/customers/{id}/restore")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let restored: Value = res.json().await.unwrap();
+        assert!(restored["archived_at"].is_null(), "{restored}");
+        assert_eq!(restored["version"], archived["version"].as_i64().unwrap() + 1);
+        let res = app.admin(Method::PATCH, &format!("/api/v1/customers/{id}")).json(&json!({"given_name": "Back"})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let res = app.admin(Method::POST, &format!("/api/v1/customers/{id}/restore")).send().await.unwrap();
+        assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
+        let reader = app.key_with(&["customers:read"]).await;
+        let res = app.with(&reader, Method::POST, &format!("/api/v1/customers/{id}/restore")).send().await.unwrap();
+        assert_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
     }
 
     async fn list_filters_combine(app) {

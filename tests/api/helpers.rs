@@ -178,6 +178,25 @@ impl TestApp {
         &self.database_url
     }
 
+    /// Runs `rapport ARGS…` on this database to its end; returns whether it succeeded, and its
+    /// standard output and error.
+    pub fn cli(&self, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_rapport"));
+        cmd.args(args)
+            .env("DATABASE_URL", &self.database_url)
+            .env("RUST_LOG", "warn")
+            .stdin(std::process::Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().expect("the rapport binary runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
     /// The `rapport` binary serving this database in a process of its own, which a test may
     /// kill (or make abort at a fault point, `RAPPORT_FAULT`) and start again.
     pub async fn spawn_process(&self, env: &[(&str, &str)]) -> ServerProcess {

@@ -139,6 +139,13 @@ both_backends! {
             assert_eq!(res.status(), StatusCode::OK, "a repeat returns the existing record");
             assert_eq!(res.json::<Value>().await.unwrap()["id"], first["id"]);
         }
+        // The same reference with another amount is not a retry: refused, naming the record.
+        let mut changed = body.clone();
+        changed["amount_minor"] = json!(2500);
+        let res = app.admin(Method::POST, "/api/v1/interactions").json(&changed).send().await.unwrap();
+        let p = assert_problem(res, StatusCode::CONFLICT, "duplicate_external_ref").await;
+        assert_eq!(p["existing_id"], first["id"]);
+        assert_eq!(summary(&app, &ana).await["purchase_count"], 1, "nothing written");
         // The same reference in another source is another record.
         body["source"] = json!("pos");
         let other = record(&app, body).await;

@@ -316,6 +316,12 @@ both_backends! {
         adjusted(&app, &c, -30).await;
 
         let later = rapport_domain::now() + chrono::Duration::days(2);
+        // The CLI's dry run says what the run will do, and writes nothing.
+        let as_of = later.to_rfc3339();
+        let (ok, stdout, stderr) = app.cli(&["loyalty", "expire", "--dry-run", "--as-of", &as_of], &[]);
+        assert!(ok, "{stderr}");
+        assert!(stdout.contains("would expire 120 points of 1 customers"), "{stdout}");
+        assert_eq!(account(&app, &c).await["balance"], 120);
         let db = app.db.clone();
         let run = move || rapport_store::loyalty::expire_all(&db, later).unwrap();
         let (customers, points) = tokio::task::spawn_blocking(run.clone()).await.unwrap();

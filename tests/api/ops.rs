@@ -10,6 +10,12 @@ both_backends! {
         let res = app.anon(Method::GET, "/health/ready").send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK);
         assert_eq!(res.json::<Value>().await.unwrap()["status"], "ready");
+        // HEAD answers like GET, without a body (load balancers probe with it).
+        for path in ["/health/live", "/health/ready"] {
+            let res = app.anon(Method::HEAD, path).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK, "{path}");
+            assert!(res.bytes().await.unwrap().is_empty(), "{path}");
+        }
     }
 
     async fn metrics_count_requests_by_route_template(app) {
@@ -24,6 +30,22 @@ both_backends! {
         assert!(text.contains("rapport_db_pool_connections_idle"));
         assert!(text.contains("rapport_customers_created_total 1"));
         assert!(text.contains("rapport_build_info{backend="));
+
+        // Every path that creates counts: imports too; earned points are points moved.
+        let res = app.admin(Method::POST, "/api/v1/customers/import").header("content-type", "application/x-ndjson")
+            .body("{\"given_name\": \"Bo\"}\n{\"given_name\": \"Cy\"}\n").send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let res = app.admin(Method::PUT, "/api/v1/loyalty/program")
+            .json(&json!({"earn_rules": [{"currency": "EUR", "points_per_unit": 1}]})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        app.record_interaction(json!({"customer_id": id, "channel": "web", "kind": "purchase", "amount_minor": 4200, "currency": "EUR"})).await;
+        let res = app.admin(Method::POST, "/api/v1/interactions/import").header("content-type", "application/x-ndjson")
+            .body(format!("{{\"customer_id\": \"{id}\", \"channel\": \"web\", \"kind\": \"note\"}}\n")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let text = app.anon(Method::GET, "/metrics").send().await.unwrap().text().await.unwrap();
+        assert!(text.contains("rapport_customers_created_total 3"), "{text}");
+        assert!(text.contains("rapport_interactions_created_total 2"), "{text}");
+        assert!(text.contains(r#"rapport_loyalty_points_total{direction="issued",kind="earn"} 42"#), "{text}");
     }
 
     async fn request_ids_are_echoed_or_made(app) {

@@ -3,7 +3,60 @@ use serde_json::{json, Value};
 
 use crate::helpers::{assert_problem, both_backends};
 
+/// The `message`s of a 422's `errors`, as `field: message` lines.
+fn messages(problem: &Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            format!(
+                "{}: {}",
+                e["field"].as_str().unwrap(),
+                e["message"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
 both_backends! {
+    async fn the_cli_refuses_what_the_api_refuses_with_the_same_messages(app) {
+        // Users: a bad e-mail, a blank name, a short password.
+        let res = app.admin(Method::POST, "/api/v1/users")
+            .json(&json!({"email": "not-an-email", "name": "  ", "role": "agent", "password": "short"}))
+            .send().await.unwrap();
+        let api = messages(&assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await);
+        assert_eq!(api.len(), 3, "{api:?}");
+        let (ok, _, stderr) = app.cli(&["users", "create", "--email", "not-an-email", "--name", "  ", "--role", "agent"], &[("RAPPORT_USER_PASSWORD", "short")]);
+        assert!(!ok);
+        for line in &api {
+            assert!(stderr.contains(line.as_str()), "the CLI should say {line:?}; it said {stderr}");
+        }
+        let (ok, _, stderr) = app.cli(&["users", "create", "--email", "a@b.example", "--name", "A", "--role", "boss"], &[("RAPPORT_USER_PASSWORD", "a long enough password")]);
+        assert!(!ok);
+        assert!(stderr.contains("unknown role `boss`; valid: admin, manager"), "{stderr}");
+        // What both accept, both create; the second is a clear conflict, not a rule name.
+        let (ok, stdout, stderr) = app.cli(&["users", "create", "--email", "Cli@Corp.example", "--name", "Cli", "--role", "agent"], &[("RAPPORT_USER_PASSWORD", "a long enough password")]);
+        assert!(ok, "{stderr}");
+        assert!(stdout.contains("<cli@corp.example>"), "{stdout}");
+        let (ok, _, stderr) = app.cli(&["users", "create", "--email", "cli@corp.example", "--name", "Cli", "--role", "agent"], &[("RAPPORT_USER_PASSWORD", "a long enough password")]);
+        assert!(!ok);
+        assert!(stderr.contains("a user with this e-mail already exists"), "{stderr}");
+
+        // API keys: a blank name, no scopes.
+        let res = app.admin(Method::POST, "/api/v1/api-keys").json(&json!({"name": " ", "scopes": []})).send().await.unwrap();
+        let api = messages(&assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await);
+        assert_eq!(api.len(), 2, "{api:?}");
+        let (ok, _, stderr) = app.cli(&["keys", "create", "--name", " ", "--scopes", ""], &[]);
+        assert!(!ok);
+        for line in &api {
+            assert!(stderr.contains(line.as_str()), "the CLI should say {line:?}; it said {stderr}");
+        }
+        let (ok, _, stderr) = app.cli(&["keys", "create", "--name", "shop", "--scopes", "customers:read customers:wipe"], &[]);
+        assert!(!ok);
+        assert!(stderr.contains("unknown scope `customers:wipe`; valid: admin, customers:read"), "{stderr}");
+    }
+
     async fn admins_manage_staff_accounts_end_to_end(app) {
         let res = app.admin(Method::POST, "/api/v1/users")
             .json(&json!({"email": "Marta@Corp.example", "name": "Marta", "role": "agent", "password": "correct horse battery"}))

@@ -164,6 +164,9 @@ pub struct Problem {
     /// statuses the ticket may move to now.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allowed_statuses: Option<Vec<rapport_domain::ticket::TicketStatus>>,
+    /// On `duplicate_external_ref`: the record that has it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub existing_id: Option<uuid::Uuid>,
     /// On a refused import: what was read and every bad row with its line.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub report: Option<Box<crate::transfer::ImportReport>>,
@@ -229,6 +232,7 @@ impl ApiError {
                     code: c.code().to_owned(),
                     errors: None,
                     allowed_statuses: c.allowed_statuses(),
+                    existing_id: c.existing_id(),
                     report: None,
                 };
             }
@@ -263,6 +267,7 @@ pub fn problem(code: Code, detail: impl Into<String>, errors: Option<Vec<FieldEr
         code: name.to_owned(),
         errors,
         allowed_statuses: None,
+        existing_id: None,
         report: None,
     }
 }

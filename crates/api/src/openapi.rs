@@ -38,6 +38,7 @@ as `cursor`. Authenticate with `Authorization: Bearer <JWT>` (staff, from `/api/
         routes::customers::get_customer,
         routes::customers::patch_customer,
         routes::customers::delete_customer,
+        routes::customers::restore_customer,
         routes::transfer::import_customers,
         routes::transfer::export_customers,
         routes::transfer::import_interactions,

@@ -215,6 +215,141 @@ pub struct User {
     pub disabled_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// A new staff user, as a client sends it (`POST /users`) or the CLI reads it
+/// (`rapport users create`): both go through [`UserDraft::parse`].
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = CreateUser)]
+pub struct UserDraft {
+    #[schema(format = Email, max_length = 254)]
+    pub email: String,
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
+    pub name: String,
+    pub role: Role,
+    /// 12 to 256 characters. Stored as an argon2 hash only.
+    #[schema(min_length = 12, max_length = 256, format = Password)]
+    pub password: String,
+}
+
+/// A user draft that passed every rule, normalised: the only way to a new user.
+#[derive(Debug, Clone)]
+pub struct ParsedUser {
+    /// Trimmed and lower-cased.
+    pub email: String,
+    /// Trimmed.
+    pub name: String,
+    pub role: Role,
+    pub password: String,
+}
+
+/// A staff user's display name: 1 to 100 characters, not only spaces.
+pub fn check_user_name(name: &str, errors: &mut Vec<crate::FieldError>) {
+    if name.trim().is_empty() || name.chars().count() > 100 {
+        errors.push(crate::FieldError {
+            field: "name".into(),
+            code: "length".into(),
+            message: "must be 1 to 100 characters".into(),
+        });
+    }
+}
+
+impl UserDraft {
+    pub fn parse(self) -> Result<ParsedUser, crate::ValidationFailure> {
+        use validator::ValidateEmail;
+        let email = self.email.trim().to_lowercase();
+        let mut errors = Vec::new();
+        if !email.validate_email() || email.len() > 254 {
+            errors.push(crate::FieldError {
+                field: "email".into(),
+                code: "email".into(),
+                message: "must be a valid e-mail address".into(),
+            });
+        }
+        check_user_name(&self.name, &mut errors);
+        if !(12..=256).contains(&self.password.chars().count()) {
+            errors.push(crate::FieldError {
+                field: "password".into(),
+                code: "length".into(),
+                message: "must be 12 to 256 characters".into(),
+            });
+        }
+        if !errors.is_empty() {
+            return Err(crate::ValidationFailure(errors));
+        }
+        Ok(ParsedUser {
+            email,
+            name: self.name.trim().to_owned(),
+            role: self.role,
+            password: self.password,
+        })
+    }
+}
+
+/// A new API key, as a client sends it (`POST /api-keys`) or the CLI reads it
+/// (`rapport keys create`): both go through [`ApiKeyDraft::parse`].
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = CreateApiKey)]
+pub struct ApiKeyDraft {
+    /// What the key is for, e.g. "Shop integration".
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
+    pub name: String,
+    /// At least one scope.
+    #[schema(min_items = 1)]
+    pub scopes: Vec<Scope>,
+    /// Optional expiry, in the future.
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// An API key draft that passed every rule.
+#[derive(Debug, Clone)]
+pub struct ParsedApiKey {
+    /// Trimmed.
+    pub name: String,
+    pub scopes: Scopes,
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl ApiKeyDraft {
+    /// Checks the draft as of `now` (an expiry must lie after it).
+    pub fn parse(
+        self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<ParsedApiKey, crate::ValidationFailure> {
+        let mut errors = Vec::new();
+        let name = self.name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > 100 {
+            errors.push(crate::FieldError {
+                field: "name".into(),
+                code: "length".into(),
+                message: "must be 1 to 100 characters".into(),
+            });
+        }
+        if self.scopes.is_empty() {
+            errors.push(crate::FieldError {
+                field: "scopes".into(),
+                code: "required".into(),
+                message: "give at least one scope".into(),
+            });
+        }
+        if self.expires_at.is_some_and(|e| e <= now) {
+            errors.push(crate::FieldError {
+                field: "expires_at".into(),
+                code: "not_in_past".into(),
+                message: "must be in the future".into(),
+            });
+        }
+        if !errors.is_empty() {
+            return Err(crate::ValidationFailure(errors));
+        }
+        Ok(ParsedApiKey {
+            name,
+            scopes: Scopes::new(self.scopes),
+            expires_at: self.expires_at,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,8 +8,9 @@ use crate::ticket::{TicketStatus, TransitionError};
 pub enum Conflict {
     /// The customer is archived and takes no more changes.
     CustomerArchived,
-    /// Another customer, or another record from the same source, has this `external_ref`.
-    DuplicateExternalRef,
+    /// Another customer, or another record from the same source, has this `external_ref`; the
+    /// one that has it, when known.
+    DuplicateExternalRef { existing_id: Option<uuid::Uuid> },
     /// Another user has this e-mail.
     DuplicateEmail,
     /// Another SLA policy covers this priority and category.
@@ -50,7 +51,7 @@ impl Conflict {
         use Conflict::*;
         match self {
             CustomerArchived => "customer_archived",
-            DuplicateExternalRef => "duplicate_external_ref",
+            DuplicateExternalRef { .. } => "duplicate_external_ref",
             DuplicateEmail => "duplicate_email",
             DuplicateSlaPolicy => "duplicate_sla_policy",
             PurchaseTotalOverflow => "purchase_total_overflow",
@@ -76,9 +77,15 @@ impl Conflict {
         use Conflict::*;
         match self {
             CustomerArchived => "the customer is archived and can no longer be changed".into(),
-            DuplicateExternalRef => {
+            DuplicateExternalRef { existing_id: None } => {
                 "another record from this source already has this external_ref".into()
             }
+            DuplicateExternalRef {
+                existing_id: Some(id),
+            } => format!(
+                "{id} already has this source and external_ref, with other details; \
+                 change it there, or use another external_ref"
+            ),
             DuplicateEmail => "a user with this e-mail already exists".into(),
             DuplicateSlaPolicy => {
                 "another SLA policy already covers this priority and category".into()
@@ -116,6 +123,14 @@ impl Conflict {
             Conflict::Transition(TransitionError::ReopenWindowClosed { .. }) => {
                 Some(vec![TicketStatus::Closed])
             }
+            _ => None,
+        }
+    }
+
+    /// The record that already holds what this write wanted.
+    pub fn existing_id(&self) -> Option<uuid::Uuid> {
+        match self {
+            Conflict::DuplicateExternalRef { existing_id } => *existing_id,
             _ => None,
         }
     }

@@ -243,6 +243,25 @@ impl InteractionDraft {
     pub fn is_purchase(&self) -> bool {
         self.kind == InteractionKind::Purchase
     }
+
+    /// Whether `other`, sent with this one's source and `external_ref`, is a retry of the same
+    /// event: the same customer, channel, kind, amount and currency. Anything else under a
+    /// known reference is a mistake worth refusing (an order sent again with another amount).
+    pub fn same_event(&self, other: &InteractionDraft) -> bool {
+        (
+            self.customer_id,
+            self.channel,
+            self.kind,
+            self.amount_minor,
+            self.currency.as_deref(),
+        ) == (
+            other.customer_id,
+            other.channel,
+            other.kind,
+            other.amount_minor,
+            other.currency.as_deref(),
+        )
+    }
 }
 
 fn not_in_future(t: &DateTime<Utc>) -> Result<(), ValidationError> {

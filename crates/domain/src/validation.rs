@@ -23,6 +23,16 @@ pub struct FieldError {
 pub struct ValidationFailure(pub Vec<FieldError>);
 
 impl ValidationFailure {
+    /// One line per broken rule, `field: message`, as the CLI prints it (the same messages the
+    /// API sends in `errors`).
+    pub fn describe(&self) -> String {
+        self.0
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     pub fn single(
         field: impl Into<String>,
         code: impl Into<String>,

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use rapport_domain::auth::{Role, Scopes, User};
+use rapport_domain::auth::{Role, Scopes};
 use uuid::Uuid;
 
 use crate::config::Config;
@@ -109,6 +109,9 @@ pub enum LoyaltyCommand {
         /// Expire as of this time (RFC 3339) instead of now.
         #[arg(long)]
         as_of: Option<chrono::DateTime<chrono::Utc>>,
+        /// Say what would expire, and write nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -159,11 +162,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(cmd) => crate::transfer_cmd::export(&config, cmd),
         Command::Seed(cmd) => seed(&config, cmd),
         Command::Analytics(cmd) => crate::analytics_cmd::run(cmd),
-        Command::Loyalty(LoyaltyCommand::Expire { as_of }) => {
+        Command::Loyalty(LoyaltyCommand::Expire { as_of, dry_run }) => {
             let db = open_database(&config)?;
             let now = as_of.unwrap_or_else(rapport_domain::now);
-            let (customers, points) = rapport_store::loyalty::expire_all(&db, now)?;
-            println!("expired {points} points of {customers} customers");
+            if dry_run {
+                let (customers, points) =
+                    rapport_store::loyalty::expire_preview(&mut *db.conn()?, now)?;
+                println!("would expire {points} points of {customers} customers (nothing written)");
+            } else {
+                let (customers, points) = rapport_store::loyalty::expire_all(&db, now)?;
+                println!("expired {points} points of {customers} customers");
+            }
             Ok(())
         }
     }
@@ -209,19 +218,26 @@ fn keys(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
             scopes,
             expires_in_days,
         } => {
-            let scopes = Scopes::parse_list(&scopes.replace(',', " "))
-                .map_err(|bad| anyhow::anyhow!("unknown scope `{bad}`"))?;
-            anyhow::ensure!(!scopes.as_slice().is_empty(), "give at least one scope");
-            let expires =
-                expires_in_days.map(|d| chrono::Utc::now() + chrono::Duration::days(i64::from(d)));
-            let (key, secret) = rapport_api::routes::api_keys::create(
-                &mut conn,
-                &name,
-                &scopes,
-                Some("cli"),
-                expires,
-            )?;
-            println!("id:     {}\nscopes: {}\nsecret: {secret}\n(store the secret now: it is not shown again)", key.id, scopes.to_list());
+            let scopes = Scopes::parse_list(&scopes.replace(',', " ")).map_err(|bad| {
+                let valid: Vec<&str> = rapport_domain::auth::Scope::ALL
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect();
+                anyhow::anyhow!("scopes: unknown scope `{bad}`; valid: {}", valid.join(", "))
+            })?;
+            let now = rapport_domain::now();
+            // The same rules as POST /api/v1/api-keys, with the same messages.
+            let draft = rapport_domain::auth::ApiKeyDraft {
+                name,
+                scopes: scopes.as_slice().to_vec(),
+                expires_at: expires_in_days.map(|d| now + chrono::Duration::days(i64::from(d))),
+            };
+            let parsed = draft
+                .parse(now)
+                .map_err(|e| anyhow::anyhow!(e.describe()))?;
+            let (key, secret) =
+                rapport_api::routes::api_keys::create(&mut conn, &parsed, Some("cli"))?;
+            println!("id:     {}\nscopes: {}\nsecret: {secret}\n(store the secret now: it is not shown again)", key.id, parsed.scopes.to_list());
         }
         KeysCommand::List { all } => {
             for k in rapport_store::api_keys::list(&mut conn, all)? {
@@ -292,11 +308,11 @@ fn users(config: &Config, cmd: UsersCommand) -> anyhow::Result<()> {
     let mut conn = db.conn()?;
     match cmd {
         UsersCommand::Create { email, name, role } => {
-            let role =
-                Role::parse(&role).ok_or_else(|| anyhow::anyhow!("unknown role `{role}`"))?;
-            let email = email.trim().to_lowercase();
-            use validator::ValidateEmail;
-            anyhow::ensure!(email.validate_email(), "`{email}` is not an e-mail address");
+            let role = Role::parse(&role).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "role: unknown role `{role}`; valid: admin, manager, agent, marketer, analyst, viewer"
+                )
+            })?;
             let password = match std::env::var("RAPPORT_USER_PASSWORD") {
                 Ok(p) => p,
                 Err(_) => {
@@ -305,21 +321,16 @@ fn users(config: &Config, cmd: UsersCommand) -> anyhow::Result<()> {
                     line.trim_end_matches(['\r', '\n']).to_owned()
                 }
             };
-            anyhow::ensure!(
-                password.chars().count() >= 12,
-                "the password must be at least 12 characters"
-            );
-            let hash = rapport_api::auth::hash_password(&password)?;
-            let now = rapport_domain::now();
-            let user = User {
-                id: rapport_domain::new_id(),
+            // The same rules as POST /api/v1/users, with the same messages.
+            let draft = rapport_domain::auth::UserDraft {
                 email,
                 name,
                 role,
-                created_at: now,
-                updated_at: now,
-                disabled_at: None,
+                password,
             };
+            let parsed = draft.parse().map_err(|e| anyhow::anyhow!(e.describe()))?;
+            let hash = rapport_api::auth::hash_password(&parsed.password)?;
+            let user = rapport_api::routes::users::new_user(parsed, rapport_domain::now());
             rapport_store::users::insert(&mut conn, &user, &hash)?;
             println!(
                 "created user {} <{}> with role {}",

@@ -59,13 +59,12 @@ pub fn bootstrap_admin_key(db: &Db) -> anyhow::Result<Option<String>> {
     {
         return Ok(None);
     }
-    let (_, secret) = rapport_api::routes::api_keys::create(
-        &mut conn,
-        "bootstrap admin",
-        &Scopes::new(vec![Scope::Admin]),
-        Some("bootstrap"),
-        None,
-    )?;
+    let key = rapport_domain::auth::ParsedApiKey {
+        name: "bootstrap admin".to_owned(),
+        scopes: Scopes::new(vec![Scope::Admin]),
+        expires_at: None,
+    };
+    let (_, secret) = rapport_api::routes::api_keys::create(&mut conn, &key, Some("bootstrap"))?;
     Ok(Some(secret))
 }
 

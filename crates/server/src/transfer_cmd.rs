@@ -30,8 +30,9 @@ pub struct ImportArgs {
     pub file: PathBuf,
     #[arg(long, value_enum)]
     pub format: Option<FormatArg>,
-    /// `all-or-nothing` writes nothing if any row is invalid; `skip-invalid` writes the rest.
-    #[arg(long, value_enum, default_value = "all-or-nothing")]
+    /// `all_or_nothing` writes nothing if any row is invalid; `skip_invalid` writes the rest
+    /// (spelt as in the HTTP API; `skip-invalid` is accepted too).
+    #[arg(long, value_enum, default_value = "all_or_nothing")]
     pub mode: ModeArg,
 }
 
@@ -72,7 +73,9 @@ impl From<FormatArg> for Format {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ModeArg {
+    #[value(name = "all_or_nothing", alias = "all-or-nothing")]
     AllOrNothing,
+    #[value(name = "skip_invalid", alias = "skip-invalid")]
     SkipInvalid,
 }
 

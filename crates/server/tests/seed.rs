@@ -436,9 +436,9 @@ fn replay_and_compare(conn: &mut DbConn, c: &DemoCustomer, until: DateTime<Utc>)
                 let mut d = i.clone();
                 d.customer_id = twin;
                 d.external_ref = Some(format!("twin-{id}"));
-                let (stored, created) =
-                    rapport_store::interactions::insert(conn, &d, None, at).unwrap();
-                assert!(created);
+                let recorded = rapport_store::interactions::insert(conn, &d, None, at).unwrap();
+                let stored = recorded.interaction;
+                assert!(recorded.created);
                 twin_of.insert(id, stored.id);
             }
             Step::Redeem(reward) => {

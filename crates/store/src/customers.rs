@@ -527,7 +527,9 @@ pub fn insert(
         insert_tags(conn, id, &draft.tags)
     })
     // The id is new and tags are deduplicated: the one rule left is the external reference.
-    .map_err(StoreError::unique(Conflict::DuplicateExternalRef))?;
+    .map_err(StoreError::unique(Conflict::DuplicateExternalRef {
+        existing_id: None,
+    }))?;
     Ok(Customer {
         id,
         draft: draft.clone(),
@@ -575,6 +577,39 @@ fn explain_miss(conn: &mut DbConn, id: Uuid) -> StoreError {
     }
 }
 
+/// Brings an archived customer back (if its version is still `expected_version`, when given);
+/// returns it. `NotFound` when it is not archived: there is nothing to restore.
+pub fn restore(
+    conn: &mut DbConn,
+    id: Uuid,
+    expected_version: Option<i64>,
+    now: DateTime<Utc>,
+) -> StoreResult<Customer> {
+    let id = current(conn, id)?;
+    let mut q = diesel::update(customers::table)
+        .filter(customers::id.eq(DbUuid(id)))
+        .filter(customers::archived_at.is_not_null())
+        .into_boxed();
+    if let Some(v) = expected_version {
+        q = q.filter(customers::version.eq(v));
+    }
+    let n = q
+        .set((
+            customers::archived_at.eq(None::<DbTime>),
+            customers::updated_at.eq(DbTime(now)),
+            customers::version.eq(customers::version + 1),
+        ))
+        .execute(conn)?;
+    if n == 1 {
+        return get(conn, id);
+    }
+    match get(conn, id) {
+        Ok(c) if c.archived_at.is_none() => Err(StoreError::NotFound),
+        Ok(_) => Err(StoreError::VersionMismatch),
+        Err(e) => Err(e),
+    }
+}
+
 /// Replaces the writable fields, if the stored version is still `expected_version`.
 pub fn update(
     conn: &mut DbConn,
@@ -601,7 +636,9 @@ pub fn update(
         }
         Ok::<_, diesel::result::Error>(n == 1)
     })
-    .map_err(StoreError::unique(Conflict::DuplicateExternalRef))?;
+    .map_err(StoreError::unique(Conflict::DuplicateExternalRef {
+        existing_id: None,
+    }))?;
     if updated {
         get(conn, id)
     } else {

@@ -263,51 +263,67 @@ fn with_current_customer<'a>(
     })
 }
 
+/// The interaction recorded under this draft's source and `external_ref`, if any: a retry of the
+/// same event gets it back; different details under a known reference are
+/// `DuplicateExternalRef` naming it.
+fn known_event(conn: &mut DbConn, draft: &InteractionDraft) -> StoreResult<Option<Interaction>> {
+    let Some(r) = &draft.external_ref else {
+        return Ok(None);
+    };
+    match find_external(conn, draft.source(), r)? {
+        Some(existing) if existing.draft.same_event(draft) => Ok(Some(existing)),
+        Some(existing) => Err(StoreError::Conflict(Conflict::DuplicateExternalRef {
+            existing_id: Some(existing.id),
+        })),
+        None => Ok(None),
+    }
+}
+
 /// Records an interaction. With an `external_ref` already known for its source, nothing is
-/// written and the existing one is returned: `(interaction, created)`.
+/// written and the existing one is returned, `(interaction, false)`, when it is the same event
+/// (see [`InteractionDraft::same_event`]); otherwise `DuplicateExternalRef`.
 pub fn insert(
     conn: &mut DbConn,
     draft: &InteractionDraft,
     agent: Option<Agent>,
     now: DateTime<Utc>,
-) -> StoreResult<(Interaction, bool)> {
+) -> StoreResult<Recorded> {
     let draft = &*with_current_customer(conn, draft)?;
-    if let Some(r) = &draft.external_ref {
-        if let Some(existing) = find_external(conn, draft.source(), r)? {
-            return Ok((existing, false));
-        }
+    if let Some(existing) = known_event(conn, draft)? {
+        return Ok(Recorded::existing(existing));
     }
     let id = rapport_domain::new_id();
+    let mut earned = None;
     let inserted = conn.transaction(|conn| {
         lock_customers(conn, &[draft.customer_id])?;
         live_customer(conn, draft.customer_id)?;
         diesel::insert_into(interactions::table)
             .values(NewRow::new(id, draft, agent, now))
             .execute(conn)
-            .map_err(StoreError::unique(Conflict::DuplicateExternalRef))?;
+            .map_err(StoreError::unique(Conflict::DuplicateExternalRef {
+                existing_id: None,
+            }))?;
         if draft.is_purchase() {
             recompute_totals(conn, &[draft.customer_id])?;
-            earn(conn, id, draft, now)?;
+            earned = earn(conn, id, draft, now)?;
         }
         Ok::<_, StoreError>(())
     });
     match inserted {
         Ok(()) => {}
         // Lost a race with a create of the same external reference: that one stands.
-        Err(StoreError::Conflict(Conflict::DuplicateExternalRef)) => {
-            if let Some(r) = &draft.external_ref {
-                if let Some(existing) = find_external(conn, draft.source(), r)? {
-                    return Ok((existing, false));
-                }
-            }
-            return Err(StoreError::Conflict(Conflict::DuplicateExternalRef));
+        Err(e @ StoreError::Conflict(Conflict::DuplicateExternalRef { .. })) => {
+            return match known_event(conn, draft)? {
+                Some(existing) => Ok(Recorded::existing(existing)),
+                None => Err(e),
+            };
         }
         Err(e) => return Err(e),
     }
     let mut stored = draft.clone();
     stored.source = Some(draft.source().to_owned());
-    Ok((
-        Interaction {
+    Ok(Recorded {
+        interaction: Interaction {
             id,
             draft: stored,
             agent,
@@ -315,8 +331,29 @@ pub fn insert(
             updated_at: now,
             version: 1,
         },
-        true,
-    ))
+        created: true,
+        earned,
+    })
+}
+
+/// What [`insert`] did.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub interaction: Interaction,
+    /// False when the interaction was there already (same source and `external_ref`).
+    pub created: bool,
+    /// The loyalty points a new purchase earned.
+    pub earned: Option<rapport_domain::loyalty::Entry>,
+}
+
+impl Recorded {
+    fn existing(interaction: Interaction) -> Self {
+        Recorded {
+            interaction,
+            created: false,
+            earned: None,
+        }
+    }
 }
 
 pub fn get(conn: &mut DbConn, id: Uuid) -> StoreResult<Interaction> {
@@ -356,7 +393,9 @@ pub fn update(
             interactions::version.eq(expected_version + 1),
         ))
         .execute(conn)
-        .map_err(StoreError::unique(Conflict::DuplicateExternalRef))?;
+        .map_err(StoreError::unique(Conflict::DuplicateExternalRef {
+            existing_id: None,
+        }))?;
         if n != 1 {
             return Err(StoreError::VersionMismatch);
         }
@@ -387,11 +426,13 @@ fn earn(
     id: Uuid,
     draft: &InteractionDraft,
     now: DateTime<Utc>,
-) -> StoreResult<()> {
-    if let (Some(amount), Some(currency)) = (draft.amount_minor, draft.currency.as_deref()) {
-        crate::loyalty::earn_for_purchase(conn, id, draft.customer_id, amount, currency, now)?;
+) -> StoreResult<Option<rapport_domain::loyalty::Entry>> {
+    match (draft.amount_minor, draft.currency.as_deref()) {
+        (Some(amount), Some(currency)) => {
+            crate::loyalty::earn_for_purchase(conn, id, draft.customer_id, amount, currency, now)
+        }
+        _ => Ok(None),
     }
-    Ok(())
 }
 
 /// Deletes an interaction (if its version is still `expected_version`, when given). A

@@ -327,6 +327,22 @@ fn due_customers(
     Ok(q.load::<DbUuid>(conn)?.into_iter().map(|c| c.0).collect())
 }
 
+/// What [`expire_all`] would expire as of `now`, writing nothing: how many customers and
+/// points (what is left of every lot due by then).
+pub fn expire_preview(conn: &mut DbConn, now: DateTime<Utc>) -> StoreResult<(u64, i64)> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::{BigInt, Nullable};
+    let (customers, points): (i64, Option<i64>) = lots::table
+        .filter(lots::remaining.gt(0))
+        .filter(lots::expires_at.le(DbTime(now)))
+        .select((
+            sql::<BigInt>("COUNT(DISTINCT customer_id)"),
+            sql::<Nullable<BigInt>>("CAST(SUM(remaining) AS BIGINT)"),
+        ))
+        .first(conn)?;
+    Ok((customers as u64, points.unwrap_or(0)))
+}
+
 /// The expiry run: every customer with points due by `now`, each in a write of its own (so a
 /// run never holds many customers locked); how many customers and points. Running it again
 /// expires nothing twice.

@@ -52,7 +52,9 @@ fn text_ids_of_an_older_database_become_blobs_and_read_the_same() {
             "amount_minor": 2599, "currency": "EUR", "occurred_at": "2025-03-01T10:00:00Z"
         }))
         .unwrap();
-        let (purchase, _) = interactions::insert(&mut conn, &purchase, None, now).unwrap();
+        let purchase = interactions::insert(&mut conn, &purchase, None, now)
+            .unwrap()
+            .interaction;
         (customer, purchase)
     };
     let read = |db: &Db| {

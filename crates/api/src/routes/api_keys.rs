@@ -1,16 +1,14 @@
 //! `/api/v1/api-keys` (admin): create (the secret is shown once), list, get, revoke.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{DateTime, Utc};
-use rapport_domain::auth::{ApiKey, Scope, Scopes};
-use rapport_domain::FieldError;
+use rapport_domain::auth::{ApiKey, ApiKeyDraft, ParsedApiKey};
 use rapport_store::api_keys::{self, NewApiKey};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::{generate_api_key, scope, Auth};
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiResult, Problem};
 use crate::extract::JsonBody;
 use crate::idempotency::Reply;
 use crate::AppState;
@@ -28,20 +26,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// A new API key.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateApiKey {
-    /// What the key is for, e.g. "Shop integration".
-    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
-    pub name: String,
-    /// At least one scope.
-    #[schema(min_items = 1)]
-    pub scopes: Vec<Scope>,
-    /// Optional expiry, in the future.
-    pub expires_at: Option<DateTime<Utc>>,
-}
-
 /// A created key with its secret. The secret is shown only here, once.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CreatedApiKey {
@@ -55,7 +39,7 @@ pub struct CreatedApiKey {
 /// is ignored here (a replay would need the secret kept).
 #[utoipa::path(
     post, path = "/api/v1/api-keys", tag = "api-keys",
-    request_body = CreateApiKey,
+    request_body = ApiKeyDraft,
     responses(
         (status = 201, description = "Created; the secret is in the body, once", body = CreatedApiKey),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
@@ -70,47 +54,15 @@ pub async fn create_api_key(
     auth: Auth<scope::Admin>,
     state: web::Data<AppState>,
     req: HttpRequest,
-    JsonBody(body): JsonBody<CreateApiKey>,
+    JsonBody(draft): JsonBody<ApiKeyDraft>,
 ) -> ApiResult<HttpResponse> {
-    let mut errors = Vec::new();
-    let name = body.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 100 {
-        errors.push(FieldError {
-            field: "name".into(),
-            code: "length".into(),
-            message: "must be 1 to 100 characters".into(),
-        });
-    }
-    if body.scopes.is_empty() {
-        errors.push(FieldError {
-            field: "scopes".into(),
-            code: "required".into(),
-            message: "give at least one scope".into(),
-        });
-    }
-    let now = rapport_domain::now();
-    if body.expires_at.is_some_and(|e| e <= now) {
-        errors.push(FieldError {
-            field: "expires_at".into(),
-            code: "not_in_past".into(),
-            message: "must be in the future".into(),
-        });
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
-    }
+    let key = draft.parse(rapport_domain::now())?;
     let created_by = auth.principal.subject.label();
     let (_, res) = state
         .write_reply(
             &req,
             move |conn| {
-                let (api_key, secret) = create(
-                    conn,
-                    &name,
-                    &Scopes::new(body.scopes),
-                    Some(&created_by),
-                    body.expires_at,
-                )?;
+                let (api_key, secret) = create(conn, &key, Some(&created_by))?;
                 Ok(CreatedApiKey { api_key, secret })
             },
             |created| {
@@ -126,23 +78,21 @@ pub async fn create_api_key(
 /// Makes and stores a key; returns it with its secret. Shared with the CLI.
 pub fn create(
     conn: &mut rapport_store::DbConn,
-    name: &str,
-    scopes: &Scopes,
+    key: &ParsedApiKey,
     created_by: Option<&str>,
-    expires_at: Option<DateTime<Utc>>,
 ) -> Result<(ApiKey, String), rapport_store::StoreError> {
     let made = generate_api_key();
     let key = api_keys::insert(
         conn,
         &NewApiKey {
             id: rapport_domain::new_id(),
-            name,
+            name: &key.name,
             prefix: &made.prefix,
             key_hash: &made.hash,
-            scopes,
+            scopes: &key.scopes,
             created_by,
             created_at: rapport_domain::now(),
-            expires_at,
+            expires_at: key.expires_at,
         },
     )?;
     Ok((key, made.secret))

@@ -23,6 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .get(list_customers)
             .post(create_customer),
     )
+    .service(web::resource("/customers/{id}/restore").post(restore_customer))
     .service(
         web::resource("/customers/{id}")
             .get(get_customer)
@@ -299,4 +300,43 @@ pub async fn delete_customer(
         .map_err(not_found)?;
     state.metrics.customers_archived.inc();
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Restore an archived customer: it takes changes and new history again.
+#[utoipa::path(
+    post, path = "/api/v1/customers/{id}/restore", tag = "customers",
+    params(
+        ("id" = Uuid, Path, description = "Customer id"),
+        ("If-Match" = Option<String>, Header, description = "ETag from a previous read; 412 if it is stale"),
+        ("Idempotency-Key" = Option<String>, Header,
+            description = "Makes a retry safe: the same key with the same request replays the first response (24 h)"),
+    ),
+    responses(
+        (status = 200, description = "Restored", body = Customer, headers(("ETag" = String))),
+        (status = 400, description = "Bad id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Lacks `customers:write`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such archived customer", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`idempotency_in_progress`", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn restore_customer(
+    _auth: Auth<scope::CustomersWrite>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let expected = if_match(&req)?;
+    let now = rapport_domain::now();
+    let (_, res) = state
+        .write_reply(
+            &req,
+            move |conn| customers::restore(conn, id, expected, now),
+            |c| Reply::build(StatusCode::OK).etag(c.version).json(c),
+        )
+        .await
+        .map_err(|e| crate::error::not_found_as("archived customer")(e))?;
+    Ok(res)
 }

@@ -9,9 +9,18 @@ use crate::error::{ApiError, ApiResult, Problem};
 use crate::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/health/live").get(live))
-        .service(web::resource("/health/ready").get(ready))
-        .service(web::resource("/metrics").get(metrics));
+    // HEAD answers like GET (load balancers probe with it); actix sends no body for HEAD.
+    cfg.service(
+        web::resource("/health/live")
+            .get(live)
+            .route(web::head().to(live)),
+    )
+    .service(
+        web::resource("/health/ready")
+            .get(ready)
+            .route(web::head().to(ready)),
+    )
+    .service(web::resource("/metrics").get(metrics));
 }
 
 #[derive(Serialize, ToSchema)]
@@ -20,14 +29,14 @@ pub struct Health {
 }
 
 /// The process is up.
-#[utoipa::path(get, path = "/health/live", tag = "ops", security(()),
+#[utoipa::path(method(get, head), path = "/health/live", tag = "ops", security(()),
     responses((status = 200, description = "Alive", body = Health)))]
 pub async fn live() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok" })
 }
 
 /// The database is reachable and every migration is applied.
-#[utoipa::path(get, path = "/health/ready", tag = "ops", security(()),
+#[utoipa::path(method(get, head), path = "/health/ready", tag = "ops", security(()),
     responses(
         (status = 200, description = "Ready", body = Health),
         (status = 503, description = "Not ready", body = Problem, content_type = "application/problem+json"),

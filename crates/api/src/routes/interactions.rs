@@ -83,12 +83,13 @@ pub async fn create_interaction(
     let draft = draft.parse()?;
     let agent = agent_of(&auth.principal);
     let now = rapport_domain::now();
-    let ((_, created), res) = state
+    let (recorded, res) = state
         .write_reply(
             &req,
             move |conn| interactions::insert(conn, &draft, Some(agent), now),
-            |(interaction, created)| {
-                let status = if *created {
+            |recorded| {
+                let interaction = &recorded.interaction;
+                let status = if recorded.created {
                     StatusCode::CREATED
                 } else {
                     StatusCode::OK
@@ -100,8 +101,11 @@ pub async fn create_interaction(
             },
         )
         .await?;
-    if created {
+    if recorded.created {
         state.metrics.interactions_created.inc();
+    }
+    if let Some(entry) = &recorded.earned {
+        state.metrics.loyalty_entry(entry);
     }
     Ok(res)
 }

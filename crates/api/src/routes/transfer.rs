@@ -117,11 +117,13 @@ async fn spool(state: &AppState, mut payload: web::Payload) -> ApiResult<std::fs
     written?.map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("spooling an import")))
 }
 
-/// Receives the whole body, then runs `work` on it as one write; returns the report.
+/// Receives the whole body, then runs `work` on it as one write; returns the report, whose
+/// created rows `counter` counts.
 async fn run_import<F>(
     state: &web::Data<AppState>,
     payload: web::Payload,
     format: Format,
+    counter: &prometheus::IntCounter,
     work: F,
 ) -> ApiResult<HttpResponse>
 where
@@ -142,6 +144,7 @@ where
     if !report.committed {
         return Err(ApiError::ImportRefused(Box::new(report)));
     }
+    counter.inc_by(report.created);
     Ok(HttpResponse::Ok().json(report))
 }
 
@@ -173,9 +176,13 @@ pub async fn import_customers(
 ) -> ApiResult<HttpResponse> {
     let format = import_format(&req)?;
     let mode = query.into_inner().mode.unwrap_or_default();
-    run_import(&state, payload, format, move |conn, records| {
-        transfer::import_customers(conn, records, mode, &mut |_| {})
-    })
+    run_import(
+        &state,
+        payload,
+        format,
+        &state.metrics.customers_created,
+        move |conn, records| transfer::import_customers(conn, records, mode, &mut |_| {}),
+    )
     .await
 }
 
@@ -211,9 +218,15 @@ pub async fn import_interactions(
     let format = import_format(&req)?;
     let mode = query.into_inner().mode.unwrap_or_default();
     let agent = agent_of(&auth.principal);
-    run_import(&state, payload, format, move |conn, records| {
-        transfer::import_interactions(conn, records, mode, Some(agent), &mut |_| {})
-    })
+    run_import(
+        &state,
+        payload,
+        format,
+        &state.metrics.interactions_created,
+        move |conn, records| {
+            transfer::import_interactions(conn, records, mode, Some(agent), &mut |_| {})
+        },
+    )
     .await
 }
 

@@ -4,8 +4,7 @@
 //! few minutes).
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use rapport_domain::auth::{Role, User};
-use rapport_domain::FieldError;
+use rapport_domain::auth::{ParsedUser, Role, User, UserDraft};
 use rapport_store::users::{self, UserChanges};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -26,20 +25,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
-/// A new staff user.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateUser {
-    #[schema(format = Email, max_length = 254)]
-    pub email: String,
-    #[schema(min_length = 1, max_length = 100)]
-    pub name: String,
-    pub role: Role,
-    /// 12 to 256 characters. Stored as an argon2 hash only.
-    #[schema(min_length = 12, max_length = 256, format = Password)]
-    pub password: String,
-}
-
 /// Changes to a staff user; absent fields stay as they are.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -51,13 +36,16 @@ pub struct UpdateUser {
     pub disabled: Option<bool>,
 }
 
-fn check_name(name: &str, errors: &mut Vec<FieldError>) {
-    if name.trim().is_empty() || name.chars().count() > 100 {
-        errors.push(FieldError {
-            field: "name".into(),
-            code: "length".into(),
-            message: "must be 1 to 100 characters".into(),
-        });
+/// A parsed draft as the user to store.
+pub fn new_user(u: ParsedUser, now: chrono::DateTime<chrono::Utc>) -> User {
+    User {
+        id: rapport_domain::new_id(),
+        email: u.email,
+        name: u.name,
+        role: u.role,
+        created_at: now,
+        updated_at: now,
+        disabled_at: None,
     }
 }
 
@@ -66,7 +54,7 @@ fn check_name(name: &str, errors: &mut Vec<FieldError>) {
     post, path = "/api/v1/users", tag = "users",
     params(("Idempotency-Key" = Option<String>, Header,
         description = "Makes a retry safe: the same key with the same request replays the first response (24 h)")),
-    request_body = CreateUser,
+    request_body = UserDraft,
     responses(
         (status = 201, description = "Created", body = User),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
@@ -82,44 +70,14 @@ pub async fn create_user(
     _auth: Auth<scope::Admin>,
     state: web::Data<AppState>,
     req: HttpRequest,
-    JsonBody(body): JsonBody<CreateUser>,
+    JsonBody(draft): JsonBody<UserDraft>,
 ) -> ApiResult<HttpResponse> {
-    use validator::ValidateEmail;
-    let email = body.email.trim().to_lowercase();
-    let mut errors = Vec::new();
-    if !email.validate_email() || email.len() > 254 {
-        errors.push(FieldError {
-            field: "email".into(),
-            code: "email".into(),
-            message: "must be a valid e-mail address".into(),
-        });
-    }
-    check_name(&body.name, &mut errors);
-    let password_len = body.password.chars().count();
-    if !(12..=256).contains(&password_len) {
-        errors.push(FieldError {
-            field: "password".into(),
-            code: "length".into(),
-            message: "must be 12 to 256 characters".into(),
-        });
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
-    }
-    let password = body.password;
+    let user = draft.parse()?;
+    let password = user.password.clone();
     let hash = web::block(move || hash_password(&password))
         .await?
         .map_err(ApiError::Internal)?;
-    let now = rapport_domain::now();
-    let user = User {
-        id: rapport_domain::new_id(),
-        email,
-        name: body.name.trim().to_owned(),
-        role: body.role,
-        created_at: now,
-        updated_at: now,
-        disabled_at: None,
-    };
+    let user = new_user(user, rapport_domain::now());
     let (_, res) = state
         .write_reply(
             &req,
@@ -195,7 +153,7 @@ pub async fn update_user(
 ) -> ApiResult<HttpResponse> {
     let mut errors = Vec::new();
     if let Some(name) = &body.name {
-        check_name(name, &mut errors);
+        rapport_domain::auth::check_user_name(name, &mut errors);
     }
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));

@@ -183,6 +183,11 @@ both_backends! {
         assert_eq!(names("country=it").await, vec!["Luca"]);
         assert_eq!(names("lifecycle_stage=prospect").await, vec!["Anabel"]);
         assert_eq!(names("city=Madrid&tag=vip").await, vec!["Ana"]);
+        // A repeated filter means any of its values; different filters still combine.
+        assert_eq!(names("tag=b2b&tag=nope").await, vec!["Luca"]);
+        assert_eq!(names("country=IT&country=es").await, vec!["Ana", "Luca", "Anabel"]);
+        assert_eq!(names("country=IT&country=es&tag=vip&tag=b2b").await, vec!["Ana", "Luca"]);
+        assert_eq!(names("tag=").await.len(), 3, "an empty value filters nothing");
         assert_eq!(names("created_after=2000-01-01T00:00:00Z").await.len(), 3);
         assert_eq!(names("created_before=2000-01-01T00:00:00Z").await.len(), 0);
         let newest_first: Value = app.admin(Method::GET, "/api/v1/customers").send().await.unwrap().json().await.unwrap();

@@ -361,6 +361,8 @@ both_backends! {
         assert_eq!(count(Box::leak(format!("customer_id={c}").into_boxed_str())).await, 4);
         assert_eq!(count("status=new,open").await, 5);
         assert_eq!(count("status=solved").await, 0);
+        assert_eq!(count("status=new&status=open").await, 5, "repeated: any of them");
+        assert_eq!(count("status=solved&status=new,open").await, 5);
         assert_eq!(count("unassigned=true").await, 5);
         let page = get(&app, &app.admin_key, "/api/v1/tickets?limit=2&sort=created_at").await;
         assert_eq!(page["data"][0]["id"], first["id"]);

@@ -224,6 +224,32 @@ pub fn if_none_match(req: &HttpRequest, version: i64) -> bool {
 }
 
 /// Query and path errors as problems.
+/// Query parameters where a repeated parameter is a list (`?tag=a&tag=b` into a `Vec`, meaning
+/// any of them), which actix's own `Query` refuses as a duplicate field. Bad input is a 400
+/// `invalid_query`, as with [`query_config`].
+pub struct Query<T>(pub T);
+
+impl<T> Query<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: serde::de::DeserializeOwned> actix_web::FromRequest for Query<T> {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &actix_web::HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(
+            serde_html_form::from_str::<T>(req.query_string())
+                .map(Query)
+                .map_err(|e| {
+                    ApiError::new(Code::InvalidQuery, format!("bad query parameters: {e}")).into()
+                }),
+        )
+    }
+}
+
 pub fn query_config() -> actix_web::web::QueryConfig {
     actix_web::web::QueryConfig::default().error_handler(|e, _| {
         ApiError::new(Code::InvalidQuery, format!("bad query parameters: {e}")).into()

@@ -688,9 +688,11 @@ pub struct CustomerFilter {
     pub email: Option<String>,
     /// The customer with this reference in another system.
     pub external_ref: Option<String>,
-    pub tag: Option<String>,
+    /// Any of these tags (none: no tag filter).
+    pub tags: Vec<String>,
     pub city: Option<String>,
-    pub country: Option<String>,
+    /// Any of these countries (none: no country filter).
+    pub countries: Vec<String>,
     pub lifecycle_stage: Option<LifecycleStage>,
     pub created_after: Option<DateTime<Utc>>,
     pub created_before: Option<DateTime<Utc>>,
@@ -753,17 +755,27 @@ pub fn list(
             if let Some(r) = &filter.external_ref {
                 q = q.filter(customers::external_ref.eq(r.trim()));
             }
-            if let Some(tag) = &filter.tag {
+            if !filter.tags.is_empty() {
+                let tags: Vec<String> = filter
+                    .tags
+                    .iter()
+                    .map(|t| t.trim().to_lowercase())
+                    .collect();
                 let tagged = customer_tags::table
-                    .filter(customer_tags::tag.eq(tag.trim().to_lowercase()))
+                    .filter(customer_tags::tag.eq_any(tags))
                     .select(customer_tags::customer_id);
                 q = q.filter(customers::id.eq_any(tagged));
             }
             if let Some(city) = &filter.city {
                 q = q.filter(customers::city.eq(city));
             }
-            if let Some(country) = &filter.country {
-                q = q.filter(customers::country.eq(country.to_ascii_uppercase()));
+            if !filter.countries.is_empty() {
+                let countries: Vec<String> = filter
+                    .countries
+                    .iter()
+                    .map(|c| c.trim().to_ascii_uppercase())
+                    .collect();
+                q = q.filter(customers::country.eq_any(countries));
             }
             if let Some(stage) = filter.lifecycle_stage {
                 q = q.filter(customers::lifecycle_stage.eq(stage.as_str()));

@@ -63,7 +63,7 @@ fn text_ids_of_an_older_database_become_blobs_and_read_the_same() {
         let listed = customers::list(
             &mut conn,
             &CustomerFilter {
-                tag: Some("vip".into()),
+                tags: vec!["vip".into()],
                 ..Default::default()
             },
             CustomerSort::default(),

@@ -130,11 +130,13 @@ pub struct ListCustomersQuery {
     pub email: Option<String>,
     /// The customer with this reference in another system.
     pub external_ref: Option<String>,
-    /// Customers carrying this tag.
-    pub tag: Option<String>,
+    /// Customers carrying this tag; repeated (`tag=vip&tag=b2b`), any of them.
+    #[serde(default)]
+    pub tag: Vec<String>,
     pub city: Option<String>,
-    /// ISO 3166-1 alpha-2.
-    pub country: Option<String>,
+    /// ISO 3166-1 alpha-2; repeated, any of them.
+    #[serde(default)]
+    pub country: Vec<String>,
     pub lifecycle_stage: Option<LifecycleStage>,
     /// Created strictly after this instant (RFC 3339).
     pub created_after: Option<DateTime<Utc>>,
@@ -165,7 +167,7 @@ pub struct ListCustomersQuery {
 pub async fn list_customers(
     _auth: Auth<scope::CustomersRead>,
     state: web::Data<AppState>,
-    query: web::Query<ListCustomersQuery>,
+    query: crate::extract::Query<ListCustomersQuery>,
 ) -> ApiResult<HttpResponse> {
     let q = query.into_inner();
     let bad = |m: String| ApiError::new(Code::InvalidQuery, m);
@@ -176,13 +178,16 @@ pub async fn list_customers(
     }
     // An empty parameter (`?city=`) filters nothing, as browsers' forms send it.
     let given = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+    let all_given = |v: Vec<String>| -> Vec<String> {
+        v.into_iter().filter(|s| !s.trim().is_empty()).collect()
+    };
     let filter = CustomerFilter {
         q: given(q.q),
         email: given(q.email),
         external_ref: given(q.external_ref),
-        tag: given(q.tag),
+        tags: all_given(q.tag),
         city: given(q.city),
-        country: given(q.country),
+        countries: all_given(q.country),
         lifecycle_stage: q.lifecycle_stage,
         created_after: q.created_after,
         created_before: q.created_before,

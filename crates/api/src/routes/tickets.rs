@@ -313,9 +313,9 @@ pub async fn patch_ticket(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListTicketsQuery {
-    /// Comma-separated statuses, e.g. `new,open`.
-    #[param(example = "new,open")]
-    pub status: Option<String>,
+    /// Statuses, any of them: comma-separated (`new,open`) or repeated (`status=new&status=open`).
+    #[serde(default)]
+    pub status: Vec<String>,
     pub priority: Option<Priority>,
     /// Tickets of this staff user.
     pub assignee_id: Option<Uuid>,
@@ -355,11 +355,11 @@ pub enum TicketSort {
     OldestFirst,
 }
 
-fn statuses(text: Option<&str>) -> ApiResult<Vec<TicketStatus>> {
-    let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
-        return Ok(Vec::new());
-    };
-    text.split(',')
+fn statuses(values: &[String]) -> ApiResult<Vec<TicketStatus>> {
+    values
+        .iter()
+        .flat_map(|v| v.split(','))
+        .filter(|s| !s.trim().is_empty())
         .map(|s| {
             TicketStatus::parse(s.trim()).ok_or_else(|| {
                 ApiError::new(
@@ -395,13 +395,13 @@ fn given(v: &Option<String>) -> Option<String> {
 pub async fn list_tickets(
     _auth: Auth<scope::TicketsRead>,
     state: web::Data<AppState>,
-    query: web::Query<ListTicketsQuery>,
+    query: crate::extract::Query<ListTicketsQuery>,
 ) -> ApiResult<HttpResponse> {
     let q = query.into_inner();
     let limit = page_limit(q.limit)?;
     let filter = TicketFilter {
         customer_id: q.customer_id,
-        status: statuses(q.status.as_deref())?,
+        status: statuses(&q.status)?,
         priority: q.priority,
         assignee_id: q.assignee_id,
         unassigned: q.unassigned.unwrap_or(false),

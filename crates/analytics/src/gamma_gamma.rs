@@ -38,6 +38,9 @@
 //! ```text
 //! CLV = margin · Σ_{m=1..H} E[M] · (E[Y(m·u)] - E[Y((m-1)·u)]) / (1+d)^m,   u = units per month
 //! ```
+//!
+//! A horizon that is not a whole number of months (39 weeks is 8.98 months) adds one last,
+//! shorter step from ⌊H⌋ to H, discounted by (1+d)^H; for whole months the sum is the one above.
 
 use crate::bgnbd::BgNbdParams;
 use crate::optim::{minimize, Convergence};
@@ -287,8 +290,8 @@ fn fit_from(
 /// How to value the future.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ClvOptions {
-    /// Horizon in months.
-    pub months: u32,
+    /// Horizon in months (30 days or 4.345 weeks each); need not be whole.
+    pub months: f64,
     /// Monthly discount rate (0.01 = 1 % a month).
     pub monthly_discount_rate: f64,
     /// Margin rate applied to spend (1.0 = revenue).
@@ -297,10 +300,30 @@ pub struct ClvOptions {
     pub time_unit: TimeUnit,
 }
 
+impl ClvOptions {
+    /// The months at which cumulative purchases are taken: 0, 1, …, ⌊H⌋, and H when it is not
+    /// whole.
+    pub fn month_grid(&self) -> Vec<f64> {
+        let h = self.months.max(0.0);
+        let whole = h.floor();
+        let mut grid: Vec<f64> = (0..=whole as u32).map(f64::from).collect();
+        if h - whole > 1e-9 {
+            grid.push(h);
+        }
+        grid
+    }
+
+    /// The grid in the model's time unit.
+    pub fn time_grid(&self) -> Vec<f64> {
+        let per_month = self.time_unit.per_month();
+        self.month_grid().iter().map(|m| m * per_month).collect()
+    }
+}
+
 impl Default for ClvOptions {
     fn default() -> Self {
         Self {
-            months: 12,
+            months: 12.0,
             monthly_discount_rate: 0.01,
             margin: 1.0,
             time_unit: TimeUnit::Week,
@@ -315,10 +338,8 @@ pub fn customer_lifetime_value(
     summary: &CustomerSummary,
     opts: &ClvOptions,
 ) -> f64 {
-    let mut cum = vec![0.0; opts.months as usize + 1];
-    let ts: Vec<f64> = (0..=opts.months)
-        .map(|m| f64::from(m) * opts.time_unit.per_month())
-        .collect();
+    let ts = opts.time_grid();
+    let mut cum = vec![0.0; ts.len()];
     bgnbd.conditional_expected_purchases_multi(
         &ts,
         summary.frequency,
@@ -329,12 +350,12 @@ pub fn customer_lifetime_value(
     clv_from_cumulative(&cum, expected_spend, opts)
 }
 
-/// CLV from cumulative expected purchases at months 0..=H.
+/// CLV from cumulative expected purchases at the months of [`ClvOptions::month_grid`].
 pub(crate) fn clv_from_cumulative(cum: &[f64], expected_spend: f64, opts: &ClvOptions) -> f64 {
+    let grid = opts.month_grid();
     let mut clv = 0.0;
-    let mut disc = 1.0;
-    for m in 1..cum.len() {
-        disc /= 1.0 + opts.monthly_discount_rate;
+    for m in 1..cum.len().min(grid.len()) {
+        let disc = (1.0 + opts.monthly_discount_rate).powf(-grid[m]);
         clv += (cum[m] - cum[m - 1]) * disc;
     }
     opts.margin * expected_spend * clv
@@ -457,12 +478,28 @@ mod tests {
     fn clv_discounts_monthly_increments() {
         let cum = [0.0, 1.0, 1.5, 1.75];
         let opts = ClvOptions {
-            months: 3,
+            months: 3.0,
             monthly_discount_rate: 0.1,
             margin: 0.5,
             time_unit: TimeUnit::Week,
         };
         let want = 0.5 * 10.0 * (1.0 / 1.1 + 0.5 / 1.21 + 0.25 / 1.331);
+        assert!((clv_from_cumulative(&cum, 10.0, &opts) - want).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_horizon_between_months_adds_one_shorter_discounted_step() {
+        let opts = ClvOptions {
+            months: 2.5,
+            monthly_discount_rate: 0.1,
+            margin: 1.0,
+            time_unit: TimeUnit::Week,
+        };
+        assert_eq!(opts.month_grid(), vec![0.0, 1.0, 2.0, 2.5]);
+        let weeks = opts.time_grid();
+        assert!((weeks[3] - 2.5 * 4.345).abs() < 1e-12);
+        let cum = [0.0, 1.0, 1.5, 1.7];
+        let want = 10.0 * (1.0 / 1.1 + 0.5 / 1.21 + 0.2 / 1.1f64.powf(2.5));
         assert!((clv_from_cumulative(&cum, 10.0, &opts) - want).abs() < 1e-12);
     }
 

@@ -85,9 +85,10 @@ pub enum AnalyticsCommand {
         /// Unit of recency, T and the model rates.
         #[arg(long, value_enum, default_value = "week")]
         time_unit: TimeUnitArg,
-        /// Prediction horizon in months (a month is 30 days or 4.345 weeks).
-        #[arg(long, default_value_t = 12)]
-        horizon: u32,
+        /// Prediction horizon: a number in the model's --time-unit (`39` with weeks is 39
+        /// weeks), or with a unit: `39w`, `9m` (months of 30 days or 4.345 weeks), `270d`.
+        #[arg(long, default_value = "12m")]
+        horizon: String,
         /// Monthly discount rate for the CLV.
         #[arg(long, default_value_t = 0.01)]
         discount_rate: f64,
@@ -114,6 +115,25 @@ pub enum AnalyticsCommand {
         #[arg(long, value_enum, default_value = "all")]
         model: ModelArg,
     },
+}
+
+/// `--horizon` in months: a bare number counts in the model's time unit; `w`, `m` and `d` name
+/// weeks, months and days (a month is 30 days or 4.345 weeks, as in the CLV convention).
+fn horizon_months(text: &str, unit: TimeUnit) -> anyhow::Result<f64> {
+    let text = text.trim();
+    let (number, months_per) = match text.char_indices().last() {
+        Some((i, 'w' | 'W')) => (&text[..i], 1.0 / TimeUnit::Week.per_month()),
+        Some((i, 'd' | 'D')) => (&text[..i], 1.0 / TimeUnit::Day.per_month()),
+        Some((i, 'm' | 'M')) => (&text[..i], 1.0),
+        _ => (text, 1.0 / unit.per_month()),
+    };
+    match number.trim().parse::<f64>() {
+        Ok(n) if n > 0.0 && n.is_finite() && n * months_per <= 1200.0 => Ok(n * months_per),
+        _ => bail!(
+            "--horizon `{text}`: give a positive number in the model's time unit, or with a unit \
+             (39w, 9m, 270d), up to 100 years"
+        ),
+    }
 }
 
 /// Run a subcommand, writing its result to stdout.
@@ -152,7 +172,7 @@ pub fn run(cmd: AnalyticsCommand) -> anyhow::Result<()> {
                 observation_end,
             };
             let clv_opts = ClvOptions {
-                months: horizon,
+                months: horizon_months(&horizon, time_unit)?,
                 monthly_discount_rate: discount_rate,
                 margin: 1.0,
                 time_unit,
@@ -594,4 +614,29 @@ fn attribution_command(path: &Path, model: ModelArg) -> anyhow::Result<Value> {
         }));
     }
     Ok(json!({ "paths": journeys.len(), "models": results }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_horizon_counts_in_the_model_unit_or_its_own() {
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+        assert!(close(
+            horizon_months("39", TimeUnit::Week).unwrap(),
+            39.0 / 4.345
+        ));
+        assert!(close(
+            horizon_months("39w", TimeUnit::Day).unwrap(),
+            39.0 / 4.345
+        ));
+        assert!(close(horizon_months("270d", TimeUnit::Week).unwrap(), 9.0));
+        assert!(close(horizon_months("270", TimeUnit::Day).unwrap(), 9.0));
+        assert!(close(horizon_months("9m", TimeUnit::Week).unwrap(), 9.0));
+        assert!(close(horizon_months("1.5M", TimeUnit::Day).unwrap(), 1.5));
+        for bad in ["", "0", "-3w", "12x", "w", "nan", "1300m"] {
+            assert!(horizon_months(bad, TimeUnit::Week).is_err(), "{bad}");
+        }
+    }
 }

@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use rapport_domain::auth::{Role, Scopes};
 use uuid::Uuid;
 
-use crate::config::Config;
+use crate::config::{Config, DbArgs, LogFormat};
 use crate::startup::{open_database, Application};
 
 #[derive(Debug, Parser)]
@@ -19,38 +19,68 @@ use crate::startup::{open_database, Application};
     about = "Rapport: an open-source CRM backend"
 )]
 pub struct Cli {
+    /// Log format (on standard error).
+    #[arg(long, env = "RAPPORT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+    /// The server's settings, for `rapport` with no command (as `rapport serve`).
     #[command(flatten)]
     pub config: Config,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
 
+/// Each command takes only the options it uses: the server's settings belong to `serve`, the
+/// database to the commands that open it, and `analytics` needs neither.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the HTTP API (the default).
-    Serve,
+    Serve(Box<Config>),
     /// Apply pending database migrations and exit.
-    Migrate,
+    Migrate(DbArgs),
     /// Print the OpenAPI document.
     Openapi,
     /// Manage API keys.
-    #[command(subcommand)]
-    Keys(KeysCommand),
+    Keys {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(subcommand)]
+        cmd: KeysCommand,
+    },
     /// Manage staff users.
-    #[command(subcommand)]
-    Users(UsersCommand),
+    Users {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(subcommand)]
+        cmd: UsersCommand,
+    },
     /// Import customers or interactions from a CSV or NDJSON file.
-    #[command(subcommand)]
-    Import(crate::transfer_cmd::ImportCommand),
+    Import {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(subcommand)]
+        cmd: crate::transfer_cmd::ImportCommand,
+    },
     /// Export customers or interactions as NDJSON or CSV.
-    #[command(subcommand)]
-    Export(crate::transfer_cmd::ExportCommand),
+    Export {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(subcommand)]
+        cmd: crate::transfer_cmd::ExportCommand,
+    },
     /// Fill the database with generated data.
-    #[command(subcommand)]
-    Seed(SeedCommand),
+    Seed {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(subcommand)]
+        cmd: SeedCommand,
+    },
     /// Loyalty maintenance.
-    #[command(subcommand)]
-    Loyalty(LoyaltyCommand),
+    Loyalty {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(subcommand)]
+        cmd: LoyaltyCommand,
+    },
     /// Segmentation, CLV and attribution on CSV files (no database needed).
     #[command(subcommand)]
     Analytics(crate::analytics_cmd::AnalyticsCommand),
@@ -132,7 +162,7 @@ pub enum UsersCommand {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let _log_guard = crate::telemetry::init(cli.config.log_format);
+    let _log_guard = crate::telemetry::init(cli.log_format);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -143,11 +173,17 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let config = cli.config;
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(&config),
-        Command::Migrate => {
-            let db = open_database(&config)?;
+    match cli.command {
+        None => serve(&cli.config),
+        Some(command) => run_command(command),
+    }
+}
+
+fn run_command(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(config) => serve(&config),
+        Command::Migrate(db) => {
+            let db = open_database(&db)?;
             drop(db);
             println!("migrations applied");
             Ok(())
@@ -156,14 +192,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", rapport_api::openapi::document_json());
             Ok(())
         }
-        Command::Keys(cmd) => keys(&config, cmd),
-        Command::Users(cmd) => users(&config, cmd),
-        Command::Import(cmd) => crate::transfer_cmd::import(&config, cmd),
-        Command::Export(cmd) => crate::transfer_cmd::export(&config, cmd),
-        Command::Seed(cmd) => seed(&config, cmd),
+        Command::Keys { db, cmd } => keys(&db, cmd),
+        Command::Users { db, cmd } => users(&db, cmd),
+        Command::Import { db, cmd } => crate::transfer_cmd::import(&db, cmd),
+        Command::Export { db, cmd } => crate::transfer_cmd::export(&db, cmd),
+        Command::Seed { db, cmd } => seed(&db, cmd),
         Command::Analytics(cmd) => crate::analytics_cmd::run(cmd),
-        Command::Loyalty(LoyaltyCommand::Expire { as_of, dry_run }) => {
-            let db = open_database(&config)?;
+        Command::Loyalty {
+            db,
+            cmd: LoyaltyCommand::Expire { as_of, dry_run },
+        } => {
+            let db = open_database(&db)?;
             let now = as_of.unwrap_or_else(rapport_domain::now);
             if dry_run {
                 let (customers, points) =
@@ -209,7 +248,7 @@ fn public_addr(bind: &str, port: u16) -> String {
     format!("{host}:{port}")
 }
 
-fn keys(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
+fn keys(config: &DbArgs, cmd: KeysCommand) -> anyhow::Result<()> {
     let db = open_database(config)?;
     let mut conn = db.conn()?;
     match cmd {
@@ -269,7 +308,7 @@ fn keys(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn seed(config: &Config, cmd: SeedCommand) -> anyhow::Result<()> {
+fn seed(config: &DbArgs, cmd: SeedCommand) -> anyhow::Result<()> {
     match cmd {
         SeedCommand::Demo {
             customers,
@@ -303,7 +342,7 @@ fn seed(config: &Config, cmd: SeedCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn users(config: &Config, cmd: UsersCommand) -> anyhow::Result<()> {
+fn users(config: &DbArgs, cmd: UsersCommand) -> anyhow::Result<()> {
     let db = open_database(config)?;
     let mut conn = db.conn()?;
     match cmd {

@@ -9,10 +9,10 @@ use rapport_api::{ApiConfig, AppState};
 use rapport_domain::auth::{Scope, Scopes};
 use rapport_store::{Db, PoolOptions};
 
-use crate::config::Config;
+use crate::config::{Config, DbArgs};
 
 /// Connects and applies pending migrations.
-pub fn open_database(config: &Config) -> anyhow::Result<Db> {
+pub fn open_database(config: &DbArgs) -> anyhow::Result<Db> {
     let options = PoolOptions {
         max_size: config.db_pool_size.max(1),
         ..PoolOptions::default()
@@ -80,7 +80,7 @@ pub struct Application {
 impl Application {
     /// Everything up to listening. `bootstrap` reports a freshly created admin key.
     pub fn build(config: &Config) -> anyhow::Result<(Self, Option<String>)> {
-        let db = open_database(config)?;
+        let db = open_database(&config.db())?;
         let jwt = jwt_config(config, &db)?;
         let admin_key = bootstrap_admin_key(&db)?;
         let listener =

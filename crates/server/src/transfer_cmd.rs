@@ -13,7 +13,7 @@ use rapport_store::customers::{self, CustomerFilter};
 use rapport_store::interactions::{self, InteractionFilter, TimeOrder};
 
 use crate::analytics_cmd::Progress;
-use crate::config::Config;
+use crate::config::DbArgs;
 use crate::startup::open_database;
 
 #[derive(Debug, Subcommand)]
@@ -119,7 +119,7 @@ fn open_records(args: &ImportArgs) -> anyhow::Result<transfer::Records> {
     Ok(transfer::read_records(reader, format))
 }
 
-pub fn import(config: &Config, cmd: ImportCommand) -> anyhow::Result<()> {
+pub fn import(config: &DbArgs, cmd: ImportCommand) -> anyhow::Result<()> {
     let db = open_database(config)?;
     let mut conn = db.conn()?;
     let started = std::time::Instant::now();
@@ -172,7 +172,7 @@ fn print_report(what: &str, r: &ImportReport, elapsed: std::time::Duration) {
     );
 }
 
-pub fn export(config: &Config, cmd: ExportCommand) -> anyhow::Result<()> {
+pub fn export(config: &DbArgs, cmd: ExportCommand) -> anyhow::Result<()> {
     let db = open_database(config)?;
     let (args, is_customers) = match cmd {
         ExportCommand::Customers(a) => (a, true),

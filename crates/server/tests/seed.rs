@@ -25,7 +25,7 @@ fn options() -> DemoOptions {
 }
 
 fn seed_and_check(url: &str) {
-    let db = open_database(&Config::for_database(url)).unwrap();
+    let db = open_database(&Config::for_database(url).db()).unwrap();
     let first = seed_demo(&db, &options()).unwrap();
 
     // What the generator says the rows are.

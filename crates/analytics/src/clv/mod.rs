@@ -36,9 +36,7 @@ pub fn predict(
     data: &[CustomerSummary],
     opts: &ClvOptions,
 ) -> Vec<CustomerPrediction> {
-    let ts: Vec<f64> = (0..=opts.months)
-        .map(|m| f64::from(m) * opts.time_unit.per_month())
-        .collect();
+    let ts = opts.time_grid();
     let h = ts.len();
     let mut keys: Vec<(u32, u64)> = data
         .par_iter()

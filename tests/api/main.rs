@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod analytics_cli;
 mod api_keys;
 mod auth;
 mod crash;

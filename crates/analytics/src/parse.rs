@@ -245,6 +245,16 @@ fn split_fields<'a>(
     Ok(())
 }
 
+/// A purchase amount must be above zero: the models are of spend, and a zero or a refund would
+/// bend them without a word (net refunds into their purchases, or leave them out).
+fn positive(amount: i64) -> Result<i64, String> {
+    if amount > 0 {
+        Ok(amount)
+    } else {
+        Err("amount must be above zero; leave refunds and zero rows out".to_owned())
+    }
+}
+
 fn trim_eol(line: &[u8]) -> &[u8] {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
     line.strip_suffix(b"\r").unwrap_or(line)
@@ -398,6 +408,12 @@ impl TransactionParser {
                 }
                 n += 1;
             }
+            if n != self.width {
+                return Err(ParseError {
+                    line: line_no,
+                    message: format!("{n} fields, the header has {}", self.width),
+                });
+            }
             return self
                 .record(&fields[..n.min(8)])
                 .map_err(|message| ParseError {
@@ -433,7 +449,9 @@ impl TransactionParser {
             self.width = fields.len();
             return Ok(None);
         };
-        if fields.len() < self.width {
+        // A field too many is as wrong as one too few: `c1,2025-01-01,12,50` is a decimal comma,
+        // not 12.
+        if fields.len() != self.width {
             return Err(format!(
                 "{} fields, the header has {}",
                 fields.len(),
@@ -445,7 +463,7 @@ impl TransactionParser {
             return Err("empty customer_id".into());
         }
         let day = parse_date(fields[d])?;
-        let amount = parse_decimal(fields[a], self.scale)?;
+        let amount = positive(parse_decimal(fields[a], self.scale)?)?;
         let customer = self.customers.intern(id);
         Ok(Some(Transaction {
             customer,
@@ -659,9 +677,9 @@ mod tests {
                 day
             };
             let amount = match i % 4 {
-                0 => format!("{}.{:02}", c % 300, i % 100),
-                1 => format!("-{}.5", c % 10),
-                2 => format!(" {} ", c % 50),
+                0 => format!("{}.{:02}", c % 300 + 1, i % 100),
+                1 => format!("{}.5", c % 10),
+                2 => format!(" {} ", c % 50 + 1),
                 _ => format!("+{}.25", c % 20),
             };
             let eol = if i % 3 == 0 { "\r\n" } else { "\n" };
@@ -769,6 +787,38 @@ mod tests {
             s.feed(both.as_bytes()),
             Err(ParseOrSink::Sink(crate::AnalyticsError::OutOfOrder { .. }))
         ));
+    }
+
+    #[test]
+    fn a_field_too_many_and_a_non_positive_amount_are_errors_with_their_line() {
+        use crate::summary::{SummaryOptions, TimeUnit};
+        let cases = [
+            // A decimal comma: four fields, not 12.
+            ("c1,2025-01-01,12,50", "4 fields, the header has 3"),
+            ("c1,2025-01-01,0", "above zero"),
+            ("c1,2025-01-01,-3.50", "above zero"),
+            ("\"c,1\",2025-01-01,12,50", "4 fields, the header has 3"),
+        ];
+        for (row, message) in cases {
+            let csv = format!("customer_id,date,amount\nc0,2025-01-01,5\n{row}\n");
+            let mut p = TransactionParser::new(2);
+            match parse_transactions::<()>(csv.as_bytes(), &mut p, |_| Ok(())) {
+                Err(ParseOrSink::Parse(e)) => {
+                    assert_eq!(e.line, 3, "{row}: {e}");
+                    assert!(e.message.contains(message), "{row}: {e}");
+                }
+                other => panic!("{row}: {other:?}"),
+            }
+            let mut s =
+                ShardedSummary::new(SummaryOptions::new(20_500, TimeUnit::Day), 2, 2).unwrap();
+            match s.feed(csv.as_bytes()) {
+                Err(ParseOrSink::Parse(e)) => {
+                    assert_eq!(e.line, 3, "{row}: {e}");
+                    assert!(e.message.contains(message), "{row}: {e}");
+                }
+                other => panic!("{row}: {other:?}"),
+            }
+        }
     }
 
     #[test]
@@ -1274,7 +1324,7 @@ impl Layout {
                 if let Err(message) = split_fields(line, &mut scratch, &mut fields) {
                     return fail(out, message);
                 }
-                if fields.len() < self.width {
+                if fields.len() != self.width {
                     return fail(
                         out,
                         format!("{} fields, the header has {}", fields.len(), self.width),
@@ -1299,7 +1349,7 @@ impl Layout {
                 if field == a {
                     f[2] = (fstart, line_start + line.len());
                 }
-                if field + 1 < self.width {
+                if field + 1 != self.width {
                     return fail(
                         out,
                         format!("{} fields, the header has {}", field + 1, self.width),
@@ -1333,11 +1383,12 @@ impl Layout {
                 }
             };
             let amount = match parse_amount_fast(amount, self.scale) {
-                Some(v) => v,
-                None => match parse_decimal(amount, self.scale) {
-                    Ok(v) => v,
-                    Err(message) => return fail(out, message),
-                },
+                Some(v) => Ok(v),
+                None => parse_decimal(amount, self.scale),
+            };
+            let amount = match amount.and_then(positive) {
+                Ok(v) => v,
+                Err(message) => return fail(out, message),
             };
             let hash = hash_id(id);
             out.rows[shard_of_hash(hash, self.shards)].push(Row {

@@ -104,6 +104,27 @@ pub enum AnalyticsCommand {
         /// The date recency counts from (YYYY-MM-DD); later purchases are ignored.
         #[arg(long)]
         as_of: String,
+        /// Output format (CSV: one row per customer; the segment counts go to stderr).
+        #[arg(long, value_enum, default_value = "json")]
+        output: OutputFormat,
+    },
+    /// k-means clusters of customers on recency, frequency and spend (log-scaled, standardised).
+    Clusters {
+        /// CSV with a header and columns customer_id,date,amount.
+        #[arg(long)]
+        transactions: PathBuf,
+        /// The date recency counts from (YYYY-MM-DD); later purchases are ignored.
+        #[arg(long)]
+        as_of: String,
+        /// How many clusters.
+        #[arg(long, default_value_t = 4)]
+        k: usize,
+        /// Seed of the k-means++ draws: the same seed gives the same clusters.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Output format (CSV: one row per customer; the clusters go to stderr).
+        #[arg(long, value_enum, default_value = "json")]
+        output: OutputFormat,
     },
     /// Per-channel attribution of conversions and value.
     Attribution {
@@ -114,6 +135,9 @@ pub enum AnalyticsCommand {
         /// Model.
         #[arg(long, value_enum, default_value = "all")]
         model: ModelArg,
+        /// Output format (CSV: one row per model and channel).
+        #[arg(long, value_enum, default_value = "json")]
+        output: OutputFormat,
     },
 }
 
@@ -192,19 +216,125 @@ pub fn run(cmd: AnalyticsCommand) -> anyhow::Result<()> {
         AnalyticsCommand::Rfm {
             transactions,
             as_of,
+            output,
         } => {
             let as_of = date_arg("--as-of", &as_of)?;
             let v = rfm_command(&transactions, as_of)?;
-            serde_json::to_writer_pretty(&mut out, &v)?;
-            writeln!(out)?;
+            const COLUMNS: &[&str] = &[
+                "customer_id",
+                "recency_days",
+                "frequency",
+                "monetary",
+                "first_purchase",
+                "last_purchase",
+                "r",
+                "f",
+                "m",
+                "rfm",
+                "segment",
+            ];
+            emit(&mut out, output, &v, "customers", COLUMNS, "segments")?;
         }
-        AnalyticsCommand::Attribution { paths, model } => {
-            let v = attribution_command(&paths, model)?;
-            serde_json::to_writer_pretty(&mut out, &v)?;
-            writeln!(out)?;
+        AnalyticsCommand::Clusters {
+            transactions,
+            as_of,
+            k,
+            seed,
+            output,
+        } => {
+            let as_of = date_arg("--as-of", &as_of)?;
+            let v = clusters_command(&transactions, as_of, k, seed)?;
+            const COLUMNS: &[&str] = &[
+                "customer_id",
+                "cluster",
+                "recency_days",
+                "frequency",
+                "monetary",
+            ];
+            emit(&mut out, output, &v, "customers", COLUMNS, "clusters")?;
+        }
+        AnalyticsCommand::Attribution {
+            paths,
+            model,
+            output,
+        } => {
+            let mut v = attribution_command(&paths, model)?;
+            // One row per model and channel.
+            let rows: Vec<Value> = v["models"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or(&[])
+                .iter()
+                .flat_map(|m| {
+                    let name = m["model"].clone();
+                    m["channels"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(move |mut c| {
+                            c["model"] = name.clone();
+                            c
+                        })
+                })
+                .collect();
+            v["rows"] = Value::Array(rows);
+            const COLUMNS: &[&str] = &[
+                "model",
+                "channel",
+                "conversions",
+                "value",
+                "conversion_share",
+                "value_share",
+                "removal_effect",
+            ];
+            if output == OutputFormat::Json {
+                v.as_object_mut().map(|o| o.remove("rows"));
+            }
+            emit(&mut out, output, &v, "rows", COLUMNS, "paths")?;
         }
     }
     out.flush()?;
+    Ok(())
+}
+
+/// Writes `v` as JSON, or its `rows` array as CSV with `columns` (a missing value is an empty
+/// cell) and the `summary` member as one JSON line on stderr.
+fn emit(
+    out: &mut impl Write,
+    format: OutputFormat,
+    v: &Value,
+    rows: &str,
+    columns: &[&str],
+    summary: &str,
+) -> anyhow::Result<()> {
+    match format {
+        OutputFormat::Json => {
+            serde_json::to_writer_pretty(&mut *out, v)?;
+            writeln!(out)?;
+        }
+        OutputFormat::Csv => {
+            eprintln!("{}", serde_json::to_string(&v[summary])?);
+            let rows = v[rows].as_array().map(Vec::as_slice).unwrap_or(&[]);
+            write_rows_csv(out, rows, columns)?;
+        }
+    }
+    Ok(())
+}
+
+fn write_rows_csv(out: &mut impl Write, rows: &[Value], columns: &[&str]) -> anyhow::Result<()> {
+    writeln!(out, "{}", columns.join(","))?;
+    for r in rows {
+        let line: Vec<String> = columns
+            .iter()
+            .map(|c| match &r[*c] {
+                Value::String(s) => csv_field(s),
+                Value::Null => String::new(),
+                other => other.to_string(),
+            })
+            .collect();
+        writeln!(out, "{}", line.join(","))?;
+    }
     Ok(())
 }
 
@@ -426,7 +556,12 @@ fn clv_command(
         .collect();
     let bg = &res.bgnbd;
     let gg = &res.gamma_gamma;
+    let warnings = clv::fit_warnings(bg, gg);
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
     let json = json!({
+        "warnings": warnings,
         "calibration_end": format_day(opts.calibration_end),
         "observation_end": format_day(opts.observation_end),
         "time_unit": unit_name,
@@ -486,18 +621,7 @@ fn write_clv_csv(out: &mut impl Write, v: &Value) -> anyhow::Result<()> {
     {
         cols.extend(["holdout_frequency", "expected_holdout_purchases"]);
     }
-    writeln!(out, "{}", cols.join(","))?;
-    for r in rows {
-        let line: Vec<String> = cols
-            .iter()
-            .map(|c| match &r[*c] {
-                Value::String(s) => csv_field(s),
-                other => other.to_string(),
-            })
-            .collect();
-        writeln!(out, "{}", line.join(","))?;
-    }
-    Ok(())
+    write_rows_csv(out, rows, &cols)
 }
 
 fn money(minor: i64) -> f64 {
@@ -541,6 +665,70 @@ fn rfm_command(path: &Path, as_of: Day) -> anyhow::Result<Value> {
         "as_of": format_day(as_of),
         "customers_scored": scores.len(),
         "segments": segments,
+        "customers": customers,
+    }))
+}
+
+/// k-means on (recency in days, ln(1 + purchases), ln(1 + spend)) per customer, standardised.
+fn clusters_command(path: &Path, as_of: Day, k: usize, seed: u64) -> anyhow::Result<Value> {
+    use rapport_analytics::cluster::{kmeans, silhouette, KMeansOptions};
+    let mut builder = RfmBuilder::new(as_of);
+    let ids = read_transactions(path, |t| {
+        builder.push(t);
+        Ok(())
+    })?;
+    let scores = rfm::score(&builder.finish(), as_of);
+    if k < 1 || k > scores.len() {
+        bail!(
+            "--k {k}: give 1 to {} (one cluster at most per customer)",
+            scores.len()
+        );
+    }
+    let mut data = Vec::with_capacity(scores.len() * 3);
+    for s in &scores {
+        data.extend([
+            f64::from(s.recency_days),
+            (1.0 + s.frequency as f64).ln(),
+            (1.0 + s.monetary as f64 / MINOR_PER_UNIT).ln(),
+        ]);
+    }
+    let mut opts = KMeansOptions::new(k);
+    opts.seed = seed;
+    let fit = kmeans(&data, 3, &opts)?;
+    let sil = silhouette(&data, 3, &fit.labels, 2_000, seed);
+    let clusters: Vec<Value> = (0..k)
+        .map(|c| {
+            let centre = &fit.centroids_original[c * 3..c * 3 + 3];
+            json!({
+                "cluster": c,
+                "customers": fit.sizes[c],
+                "recency_days": centre[0],
+                "frequency": centre[1].exp() - 1.0,
+                "monetary": centre[2].exp() - 1.0,
+            })
+        })
+        .collect();
+    let customers: Vec<Value> = scores
+        .iter()
+        .zip(&fit.labels)
+        .map(|(s, &label)| {
+            json!({
+                "customer_id": ids.get(s.customer as usize).map_or("", String::as_str),
+                "cluster": label,
+                "recency_days": s.recency_days,
+                "frequency": s.frequency,
+                "monetary": money(s.monetary),
+            })
+        })
+        .collect();
+    Ok(json!({
+        "as_of": format_day(as_of),
+        "k": k,
+        "features": ["recency_days", "ln(1 + frequency)", "ln(1 + monetary)"],
+        "inertia": fit.inertia,
+        "silhouette": sil,
+        "converged": fit.converged,
+        "clusters": clusters,
         "customers": customers,
     }))
 }

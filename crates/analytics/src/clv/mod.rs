@@ -9,6 +9,63 @@ use crate::summary::CustomerSummary;
 use crate::AnalyticsError;
 use rayon::prelude::*;
 
+/// Fewer customers than this and a fit's parameters are mostly noise.
+pub const MIN_CUSTOMERS: usize = 30;
+
+/// Why the fitted models' numbers should not be trusted, in words; empty when nothing looks
+/// wrong. A fit can "converge" on too little data to parameters no data supports (a prior
+/// shape of 10⁸, a q at 1): the optimiser found a flat direction, not an answer.
+pub fn fit_warnings(bg: &BgNbdFit, gg: &GammaGammaFit) -> Vec<String> {
+    let mut out = Vec::new();
+    if bg.customers < MIN_CUSTOMERS {
+        out.push(format!(
+            "BG/NBD was fitted on {} customers; below {MIN_CUSTOMERS} its parameters are mostly noise",
+            bg.customers
+        ));
+    }
+    if !bg.convergence.converged {
+        out.push(format!(
+            "BG/NBD did not converge: {}",
+            bg.convergence.message
+        ));
+    }
+    let p = &bg.params;
+    for (name, v) in [("r", p.r), ("alpha", p.alpha), ("a", p.a), ("b", p.b)] {
+        if !(1e-4..=1e4).contains(&v) {
+            out.push(format!(
+                "BG/NBD {name} = {v:.3e} is at an extreme: the data cannot pin it down (too few \
+                 customers, or too few repeat purchases)"
+            ));
+        }
+    }
+    if gg.customers < MIN_CUSTOMERS {
+        out.push(format!(
+            "Gamma-Gamma was fitted on {} repeat customers; below {MIN_CUSTOMERS} expected spends \
+             are mostly noise",
+            gg.customers
+        ));
+    }
+    if !gg.convergence.converged {
+        out.push(format!(
+            "Gamma-Gamma did not converge: {}",
+            gg.convergence.message
+        ));
+    }
+    let g = &gg.params;
+    if g.q <= 1.0 {
+        out.push(format!(
+            "Gamma-Gamma q = {:.3} is not above 1: the mean spend it implies is unbounded",
+            g.q
+        ));
+    }
+    for (name, v) in [("p", g.p), ("q", g.q), ("gamma", g.gamma)] {
+        if v > 1e4 {
+            out.push(format!("Gamma-Gamma {name} = {v:.3e} is at an extreme"));
+        }
+    }
+    out
+}
+
 /// Per-customer predictions.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CustomerPrediction {

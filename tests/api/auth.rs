@@ -112,7 +112,7 @@ both_backends! {
         let entry = listed.as_array().unwrap().iter().find(|k| k["prefix"] == prefix).unwrap();
         assert!(entry["last_used_at"].is_string(), "use is recorded: {entry}");
         let res = app.admin(Method::DELETE, &format!("/api/v1/api-keys/{}", entry["id"].as_str().unwrap())).send().await.unwrap();
-        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.status(), StatusCode::NO_CONTENT);
         let res = app.with(&key, Method::GET, "/api/v1/customers").send().await.unwrap();
         assert_problem(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
     }

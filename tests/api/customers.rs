@@ -31,6 +31,49 @@ async fn get(app: &TestApp, id: &str) -> reqwest::Response {
 }
 
 both_backends! {
+    async fn every_versioned_resource_answers_its_own_etag_with_304(app) {
+        let c = app.create_customer(json!({"given_name": "Ana"})).await;
+        let i = app.record_interaction(json!({"customer_id": c["id"], "channel": "web", "kind": "note"})).await;
+        let put = app.admin(Method::PUT, "/api/v1/loyalty/program")
+            .json(&json!({"earn_rules": [{"currency": "EUR", "points_per_unit": 1}]})).send().await.unwrap();
+        assert_eq!(put.status(), StatusCode::OK);
+        let reward: Value = app.admin(Method::POST, "/api/v1/loyalty/rewards")
+            .json(&json!({"name": "10 % off", "kind": "percent_discount", "cost_points": 1000, "percent_off": 10}))
+            .send().await.unwrap().json().await.unwrap();
+        let policy: Value = app.admin(Method::POST, "/api/v1/sla-policies")
+            .json(&json!({"name": "Urgent", "priority": "urgent", "first_response_minutes": 60, "resolution_minutes": 480}))
+            .send().await.unwrap().json().await.unwrap();
+        for path in [
+            format!("/api/v1/customers/{}", c["id"].as_str().unwrap()),
+            format!("/api/v1/interactions/{}", i["id"].as_str().unwrap()),
+            "/api/v1/loyalty/program".to_owned(),
+            format!("/api/v1/loyalty/rewards/{}", reward["id"].as_str().unwrap()),
+            format!("/api/v1/sla-policies/{}", policy["id"].as_str().unwrap()),
+        ] {
+            let res = app.admin(Method::GET, &path).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK, "{path}");
+            let etag = res.headers()["etag"].to_str().unwrap().to_owned();
+            let res = app.admin(Method::GET, &path).header("if-none-match", &etag).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::NOT_MODIFIED, "{path}");
+            assert_eq!(res.headers()["etag"].to_str().unwrap(), etag, "{path}");
+            let res = app.admin(Method::GET, &path).header("if-none-match", "\"v999\"").send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK, "{path}");
+        }
+        // Retiring, revoking, archiving and deleting all answer 204.
+        let key: Value = app.admin(Method::POST, "/api/v1/api-keys").json(&json!({"name": "x", "scopes": ["customers:read"]})).send().await.unwrap().json().await.unwrap();
+        for path in [
+            format!("/api/v1/loyalty/rewards/{}", reward["id"].as_str().unwrap()),
+            format!("/api/v1/sla-policies/{}", policy["id"].as_str().unwrap()),
+            format!("/api/v1/api-keys/{}", key["id"].as_str().unwrap()),
+            format!("/api/v1/interactions/{}", i["id"].as_str().unwrap()),
+            format!("/api/v1/customers/{}", c["id"].as_str().unwrap()),
+        ] {
+            let res = app.admin(Method::DELETE, &path).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::NO_CONTENT, "{path}");
+            assert!(res.bytes().await.unwrap().is_empty(), "{path}");
+        }
+    }
+
     async fn create_then_get_round_trips_every_field_normalised(app) {
         let res = app.admin(Method::POST, "/api/v1/customers").json(&full_customer()).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::CREATED);

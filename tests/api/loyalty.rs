@@ -484,7 +484,7 @@ both_backends! {
 
         // Retired rewards cannot be redeemed; unknown ones are a 422.
         let res = app.admin(Method::DELETE, &format!("/api/v1/loyalty/rewards/{}", ten["id"].as_str().unwrap())).send().await.unwrap();
-        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.status(), StatusCode::NO_CONTENT);
         assert_problem(redeem(&app, &c, &ten).await, StatusCode::CONFLICT, "reward_inactive").await;
         let res = redeem(&app, &c, &json!({"id": uuid::Uuid::now_v7()})).await;
         assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;

@@ -3,8 +3,8 @@
 //! over the limit is 413.
 
 use actix_web::dev::Payload;
-use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest};
+use actix_web::http::{header, StatusCode};
+use actix_web::{FromRequest, HttpRequest, HttpResponse};
 use futures_util::future::LocalBoxFuture;
 use rapport_domain::FieldError;
 use serde::de::DeserializeOwned;
@@ -185,6 +185,57 @@ pub fn etag(version: i64) -> String {
     format!("\"v{version}\"")
 }
 
+/// A stored resource with a version, which every write bumps: its `ETag` is `"v{version}"`,
+/// `If-Match` guards its writes (412) and `If-None-Match` its reads (304).
+pub trait Versioned {
+    fn version(&self) -> i64;
+}
+
+macro_rules! versioned {
+    ($($t:ty),*) => {$(
+        impl Versioned for $t {
+            fn version(&self) -> i64 {
+                self.version
+            }
+        }
+    )*};
+}
+versioned!(
+    rapport_domain::customer::Customer,
+    rapport_domain::interaction::Interaction,
+    rapport_domain::loyalty::Program,
+    rapport_domain::loyalty::Reward,
+    rapport_domain::ticket::Ticket,
+    rapport_domain::ticket::SlaPolicy
+);
+
+impl Versioned for rapport_store::customers::CustomerRecord {
+    fn version(&self) -> i64 {
+        rapport_store::customers::CustomerRecord::version(self)
+    }
+}
+
+/// One versioned resource as the answer: `status`, its `ETag`, the JSON body.
+pub fn versioned<T: Versioned + serde::Serialize>(status: StatusCode, value: &T) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::ETAG, etag(value.version())))
+        .json(value)
+}
+
+/// A read of one versioned resource: 304 with the `ETag` when `If-None-Match` names it (or is
+/// `*`), else 200 with the body.
+pub fn read_versioned<T: Versioned + serde::Serialize>(
+    req: &HttpRequest,
+    value: &T,
+) -> HttpResponse {
+    if if_none_match(req, value.version()) {
+        return HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag(value.version())))
+            .finish();
+    }
+    versioned(StatusCode::OK, value)
+}
+
 /// The `If-Match` precondition: `None` when absent or `*`; else the version it names.
 pub fn if_match(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
     let Some(raw) = req.headers().get(header::IF_MATCH) else {
@@ -223,7 +274,6 @@ pub fn if_none_match(req: &HttpRequest, version: i64) -> bool {
         })
 }
 
-/// Query and path errors as problems.
 /// Query parameters where a repeated parameter is a list (`?tag=a&tag=b` into a `Vec`, meaning
 /// any of them), which actix's own `Query` refuses as a duplicate field. Bad input is a 400
 /// `invalid_query`, as with [`query_config`].
@@ -250,6 +300,7 @@ impl<T: serde::de::DeserializeOwned> actix_web::FromRequest for Query<T> {
     }
 }
 
+/// Query and path errors as problems.
 pub fn query_config() -> actix_web::web::QueryConfig {
     actix_web::web::QueryConfig::default().error_handler(|e, _| {
         ApiError::new(Code::InvalidQuery, format!("bad query parameters: {e}")).into()

@@ -154,7 +154,7 @@ pub async fn get_api_key(
     delete, path = "/api/v1/api-keys/{id}", tag = "api-keys",
     params(("id" = Uuid, Path, description = "Key id")),
     responses(
-        (status = 200, description = "Revoked", body = ApiKey),
+        (status = 204, description = "Revoked: still listed and readable (`revoked_at` set), no longer accepted"),
         (status = 400, description = "Bad id", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not admin", body = Problem, content_type = "application/problem+json"),
@@ -167,9 +167,9 @@ pub async fn revoke_api_key(
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
-    let key = state
+    state
         .run_write(move |conn| api_keys::revoke(conn, id, rapport_domain::now()))
         .await?;
     state.key_cache.evict_key(id);
-    Ok(HttpResponse::Ok().json(key))
+    Ok(HttpResponse::NoContent().finish())
 }

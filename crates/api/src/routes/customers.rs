@@ -1,6 +1,6 @@
 //! `/api/v1/customers`: create, read, list (filters, keyset pages), merge-patch, archive.
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use rapport_domain::customer::CustomerSort;
@@ -12,7 +12,9 @@ use uuid::Uuid;
 
 use crate::auth::{scope, Auth};
 use crate::error::{ApiError, ApiResult, Code, Problem};
-use crate::extract::{apply_merge_patch, etag, if_match, if_none_match, JsonBody, MergePatch};
+use crate::extract::{
+    apply_merge_patch, if_match, read_versioned, versioned, JsonBody, MergePatch,
+};
 use crate::idempotency::Reply;
 use crate::routes::{page_limit, Page};
 use crate::AppState;
@@ -30,10 +32,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .patch(patch_customer)
             .delete(delete_customer),
     );
-}
-
-fn with_etag(mut res: actix_web::HttpResponseBuilder, c: &Customer) -> HttpResponse {
-    res.insert_header((header::ETAG, etag(c.version))).json(c)
 }
 
 /// Create a customer.
@@ -104,14 +102,7 @@ pub async fn get_customer(
         .run(move |conn| customers::get_record(conn, id))
         .await
         .map_err(not_found)?;
-    if if_none_match(&req, customer.version()) {
-        return Ok(HttpResponse::NotModified()
-            .insert_header((header::ETAG, etag(customer.version())))
-            .finish());
-    }
-    Ok(HttpResponse::Ok()
-        .insert_header((header::ETAG, etag(customer.version())))
-        .json(&customer))
+    Ok(read_versioned(&req, &customer))
 }
 
 fn not_found(e: ApiError) -> ApiError {
@@ -271,7 +262,7 @@ pub async fn patch_customer(
         },
     )
     .await?;
-    Ok(with_etag(HttpResponse::Ok(), &updated))
+    Ok(versioned(StatusCode::OK, &updated))
 }
 
 /// Archive (delete) a customer. It disappears from lists but can still be read by id.

@@ -1,7 +1,7 @@
 //! `/api/v1/interactions`: the contact history (purchases among it), and per customer the
 //! timeline and the purchase summary.
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use rapport_domain::customer::Channel;
@@ -16,7 +16,9 @@ use uuid::Uuid;
 
 use crate::auth::{scope, Auth, Principal, Subject};
 use crate::error::{ApiError, ApiResult, Code, Problem};
-use crate::extract::{apply_merge_patch, etag, if_match, if_none_match, JsonBody, MergePatch};
+use crate::extract::{
+    apply_merge_patch, if_match, read_versioned, versioned, JsonBody, MergePatch,
+};
 use crate::idempotency::Reply;
 use crate::routes::{page_limit, Page, PageQuery};
 use crate::AppState;
@@ -35,10 +37,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(web::resource("/customers/{id}/timeline").get(customer_timeline))
     .service(web::resource("/customers/{id}/purchase-summary").get(purchase_summary));
-}
-
-fn with_etag(mut res: actix_web::HttpResponseBuilder, i: &Interaction) -> HttpResponse {
-    res.insert_header((header::ETAG, etag(i.version))).json(i)
 }
 
 fn not_found(e: ApiError) -> ApiError {
@@ -134,12 +132,7 @@ pub async fn get_interaction(
         .run(move |conn| interactions::get(conn, id))
         .await
         .map_err(not_found)?;
-    if if_none_match(&req, interaction.version) {
-        return Ok(HttpResponse::NotModified()
-            .insert_header((header::ETAG, etag(interaction.version)))
-            .finish());
-    }
-    Ok(with_etag(HttpResponse::Ok(), &interaction))
+    Ok(read_versioned(&req, &interaction))
 }
 
 /// Order of an interaction list or export.
@@ -291,7 +284,7 @@ pub async fn patch_interaction(
         },
     )
     .await?;
-    Ok(with_etag(HttpResponse::Ok(), &updated))
+    Ok(versioned(StatusCode::OK, &updated))
 }
 
 /// Delete an interaction. The customer's purchase summary follows.

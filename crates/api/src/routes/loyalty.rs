@@ -1,7 +1,7 @@
 //! Loyalty: `/api/v1/loyalty/program` (versioned), and per customer the account
 //! (`/customers/{id}/loyalty`) and the ledger (`/customers/{id}/loyalty/transactions`).
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use rand::Rng;
 use rapport_domain::loyalty::{
@@ -15,7 +15,9 @@ use uuid::Uuid;
 
 use crate::auth::{scope, Auth, Principal, Subject};
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{apply_merge_patch, etag, if_match, JsonBody, MergePatch};
+use crate::extract::{
+    apply_merge_patch, if_match, read_versioned, versioned, JsonBody, MergePatch,
+};
 use crate::idempotency::Reply;
 use crate::routes::{page_limit, Page, PageQuery};
 use crate::AppState;
@@ -72,10 +74,6 @@ fn source_of(p: &Principal) -> EntrySource {
     }
 }
 
-fn with_etag(mut res: actix_web::HttpResponseBuilder, p: &Program) -> HttpResponse {
-    res.insert_header((header::ETAG, etag(p.version))).json(p)
-}
-
 /// The loyalty program in force (its latest version).
 #[utoipa::path(
     get, path = "/api/v1/loyalty/program", tag = "loyalty",
@@ -89,12 +87,13 @@ fn with_etag(mut res: actix_web::HttpResponseBuilder, p: &Program) -> HttpRespon
 pub async fn get_program(
     _auth: Auth<scope::LoyaltyRead>,
     state: web::Data<AppState>,
+    req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
     let program = state
         .run(loyalty::program)
         .await?
         .ok_or_else(|| ApiError::not_found("loyalty program"))?;
-    Ok(with_etag(HttpResponse::Ok(), &program))
+    Ok(read_versioned(&req, &program))
 }
 
 /// Replace the loyalty program: a new version, kept with the earlier ones; ledger entries name
@@ -129,7 +128,7 @@ pub async fn put_program(
     let program = state
         .run_write(move |conn| loyalty::put_program(conn, &draft, expected, changed_by, now))
         .await?;
-    Ok(with_etag(HttpResponse::Ok(), &program))
+    Ok(versioned(StatusCode::OK, &program))
 }
 
 /// A customer's loyalty account: balance, tier and progress to the next, lifetime points and
@@ -326,6 +325,7 @@ pub async fn list_rewards(
 pub async fn get_reward(
     _auth: Auth<scope::LoyaltyRead>,
     state: web::Data<AppState>,
+    req: HttpRequest,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
@@ -333,11 +333,7 @@ pub async fn get_reward(
         .run(move |conn| loyalty::reward(conn, id))
         .await
         .map_err(reward_not_found)?;
-    Ok(reward_response(HttpResponse::Ok(), &reward))
-}
-
-fn reward_response(mut res: actix_web::HttpResponseBuilder, r: &Reward) -> HttpResponse {
-    res.insert_header((header::ETAG, etag(r.version))).json(r)
+    Ok(read_versioned(&req, &reward))
 }
 
 /// Edit a reward with a JSON merge patch of its terms; `"active": true|false` puts it back on or
@@ -410,7 +406,7 @@ pub async fn patch_reward(
         },
     )
     .await?;
-    Ok(reward_response(HttpResponse::Ok(), &updated))
+    Ok(versioned(StatusCode::OK, &updated))
 }
 
 /// Retire a reward: it can no longer be redeemed; redemptions already made stay valid.
@@ -418,7 +414,7 @@ pub async fn patch_reward(
     delete, path = "/api/v1/loyalty/rewards/{id}", tag = "loyalty",
     params(("id" = Uuid, Path, description = "Reward id")),
     responses(
-        (status = 200, description = "The retired reward", body = Reward),
+        (status = 204, description = "Retired: still readable (`active` false), no longer redeemable"),
         (status = 400, description = "Bad id", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `admin`", body = Problem, content_type = "application/problem+json"),
@@ -431,11 +427,11 @@ pub async fn retire_reward(
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
-    let reward = state
+    state
         .run_write(move |conn| loyalty::set_reward_active(conn, id, false, rapport_domain::now()))
         .await
         .map_err(reward_not_found)?;
-    Ok(HttpResponse::Ok().json(reward))
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// Letters of reward codes: Crockford's base 32 (no I, L, O or U to misread).

@@ -9,7 +9,7 @@
 use std::future::{ready, Ready};
 
 use actix_web::dev::Payload;
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use rapport_domain::auth::Scope;
@@ -26,7 +26,9 @@ use validator::Validate;
 
 use crate::auth::{scope, Auth, Principal, Subject};
 use crate::error::{ApiError, ApiResult, Code, Problem};
-use crate::extract::{apply_merge_patch, etag, if_match, JsonBody, MergePatch};
+use crate::extract::{
+    apply_merge_patch, if_match, read_versioned, versioned, JsonBody, MergePatch,
+};
 use crate::idempotency::Reply;
 use crate::routes::{page_limit, Page, PageQuery};
 use crate::AppState;
@@ -134,10 +136,6 @@ fn ticket_not_found(e: ApiError) -> ApiError {
     crate::error::not_found_as("ticket")(e)
 }
 
-fn with_etag(mut res: actix_web::HttpResponseBuilder, t: &Ticket) -> HttpResponse {
-    res.insert_header((header::ETAG, etag(t.version))).json(t)
-}
-
 /// Open a ticket. The SLA policy for its priority and category (if any) sets its due times. A
 /// customer-facing key opens it as the customer: `new`, unassigned.
 #[utoipa::path(
@@ -234,7 +232,8 @@ pub async fn get_ticket(
         .run(move |conn| tickets::get(conn, id, now))
         .await
         .map_err(ticket_not_found)?;
-    Ok(with_etag(HttpResponse::Ok(), &t))
+    // No 304 for tickets: their SLA clocks (remaining time, breach) are computed as of the read.
+    Ok(versioned(StatusCode::OK, &t))
 }
 
 /// Change a ticket with a JSON merge patch. A status change must follow the state machine
@@ -306,7 +305,7 @@ pub async fn patch_ticket(
         },
     )
     .await?;
-    Ok(with_etag(HttpResponse::Ok(), &updated))
+    Ok(versioned(StatusCode::OK, &updated))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -751,10 +750,6 @@ fn policy_not_found(e: ApiError) -> ApiError {
     crate::error::not_found_as("SLA policy")(e)
 }
 
-fn policy_response(mut res: actix_web::HttpResponseBuilder, p: &SlaPolicy) -> HttpResponse {
-    res.insert_header((header::ETAG, etag(p.version))).json(p)
-}
-
 /// Add an SLA policy: first-response and resolution targets for a priority (and optionally a
 /// category), in business hours of a calendar or 24/7. New tickets, and tickets whose priority
 /// or category changes, take the matching policy; others keep the terms they have.
@@ -830,6 +825,7 @@ pub async fn list_policies(
 pub async fn get_policy(
     _auth: Auth<scope::TicketsRead>,
     state: web::Data<AppState>,
+    req: HttpRequest,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
@@ -837,7 +833,7 @@ pub async fn get_policy(
         .run(move |conn| tickets::policy(conn, id))
         .await
         .map_err(policy_not_found)?;
-    Ok(policy_response(HttpResponse::Ok(), &p))
+    Ok(read_versioned(&req, &p))
 }
 
 /// Change an SLA policy with a JSON merge patch (`"calendar": null` makes it 24/7). Tickets
@@ -892,7 +888,7 @@ pub async fn patch_policy(
         },
     )
     .await?;
-    Ok(policy_response(HttpResponse::Ok(), &updated))
+    Ok(versioned(StatusCode::OK, &updated))
 }
 
 /// Delete an SLA policy. Tickets keep the terms they copied from it.

@@ -48,3 +48,27 @@ fn every_schema_reference_in_the_document_resolves() {
         assert!(schemas.contains_key(name), "dangling reference to {name}");
     }
 }
+
+/// Every POST the idempotency middleware honours documents `Idempotency-Key`, and the exempt
+/// ones do not (their descriptions say why).
+#[test]
+fn every_post_that_honours_an_idempotency_key_documents_it() {
+    let doc: serde_json::Value =
+        serde_json::from_str(&rapport_api::openapi::document_json()).unwrap();
+    let mut honoured = 0;
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        let Some(post) = ops.get("post") else {
+            continue;
+        };
+        let documented = post["parameters"].as_array().is_some_and(|ps| {
+            ps.iter()
+                .any(|p| p["name"] == "Idempotency-Key" && p["in"] == "header")
+        });
+        // Outside the credentialed scope (sign-in) or exempt: the header is ignored there.
+        let ignored = path == "/api/v1/auth/token"
+            || rapport_api::idempotency::EXEMPT.contains(&path.as_str());
+        assert_eq!(documented, !ignored, "{path}");
+        honoured += usize::from(documented);
+    }
+    assert!(honoured >= 14, "{honoured}");
+}

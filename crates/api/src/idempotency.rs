@@ -44,6 +44,26 @@ pub const EXEMPT: [&str; 3] = [
     "/api/v1/api-keys",
 ];
 
+/// The `Idempotency-Key` header, as every POST that honours it documents it
+/// (`params(IdempotencyKey, …)`): one description for all of them.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct IdempotencyKey {
+    /// Makes a retry safe: the same key with the same request (method, path, body) replays the
+    /// first response for 24 hours, marked `Idempotent-Replayed: true`; a different request
+    /// with it is a 422 `idempotency_key_reused`; while the first attempt runs, a 409
+    /// `idempotency_in_progress` with `Retry-After`. 1 to 255 visible ASCII characters, per
+    /// credential.
+    #[param(
+        rename = "Idempotency-Key",
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[\\x21-\\x7E]+$"
+    )]
+    #[allow(dead_code)]
+    idempotency_key: Option<String>,
+}
+
 /// Marks a response whose key was answered inside the write's transaction.
 #[derive(Clone, Copy)]
 struct AnsweredInTransaction;

@@ -14,6 +14,7 @@ use crate::auth::{
 };
 use crate::error::{ApiError, ApiResult, Code, Problem};
 use crate::extract::JsonBody;
+use crate::idempotency::IdempotencyKey;
 use crate::AppState;
 
 pub fn configure_public(cfg: &mut web::ServiceConfig) {
@@ -157,6 +158,7 @@ pub struct RevokeRequest {
 /// Sign out: revoke a refresh token and every token rotated from it.
 #[utoipa::path(
     post, path = "/api/v1/auth/revoke", tag = "auth",
+    params(IdempotencyKey),
     request_body = RevokeRequest,
     responses(
         (status = 204, description = "Revoked (or already unknown)"),

@@ -15,7 +15,7 @@ use crate::error::{ApiError, ApiResult, Code, Problem};
 use crate::extract::{
     apply_merge_patch, if_match, read_versioned, versioned, JsonBody, MergePatch,
 };
-use crate::idempotency::Reply;
+use crate::idempotency::{IdempotencyKey, Reply};
 use crate::routes::{page_limit, Page};
 use crate::AppState;
 
@@ -37,8 +37,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// Create a customer.
 #[utoipa::path(
     post, path = "/api/v1/customers", tag = "customers",
-    params(("Idempotency-Key" = Option<String>, Header,
-        description = "Makes a retry safe: the same key with the same request replays the first response (24 h)")),
+    params(IdempotencyKey),
     request_body = CustomerDraft,
     responses(
         (status = 201, description = "Created (or the replay of the first response to this Idempotency-Key)", body = Customer,
@@ -304,8 +303,7 @@ pub async fn delete_customer(
     params(
         ("id" = Uuid, Path, description = "Customer id"),
         ("If-Match" = Option<String>, Header, description = "ETag from a previous read; 412 if it is stale"),
-        ("Idempotency-Key" = Option<String>, Header,
-            description = "Makes a retry safe: the same key with the same request replays the first response (24 h)"),
+        IdempotencyKey,
     ),
     responses(
         (status = 200, description = "Restored", body = Customer, headers(("ETag" = String))),

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::auth::{scope, Auth};
 use crate::error::{not_found_as, ApiResult, Problem};
 use crate::extract::JsonBody;
-use crate::idempotency::Reply;
+use crate::idempotency::{IdempotencyKey, Reply};
 use crate::routes::{page_limit, Page};
 use crate::AppState;
 
@@ -114,7 +114,7 @@ pub struct MergeOutcome {
 /// aliases (lookups by them find this customer), the merge is recorded, and the duplicate is gone.
 #[utoipa::path(
     post, path = "/api/v1/customers/{id}/merge", tag = "customers",
-    params(("id" = Uuid, Path, description = "The survivor's id")),
+    params(IdempotencyKey, ("id" = Uuid, Path, description = "The survivor's id")),
     request_body = MergeRequest,
     responses(
         (status = 200, description = "Merged", body = MergeOutcome, headers(("ETag" = String))),

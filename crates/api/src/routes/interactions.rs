@@ -19,7 +19,7 @@ use crate::error::{ApiError, ApiResult, Code, Problem};
 use crate::extract::{
     apply_merge_patch, if_match, read_versioned, versioned, JsonBody, MergePatch,
 };
-use crate::idempotency::Reply;
+use crate::idempotency::{IdempotencyKey, Reply};
 use crate::routes::{page_limit, Page, PageQuery};
 use crate::AppState;
 
@@ -55,8 +55,7 @@ pub(crate) fn agent_of(p: &Principal) -> Agent {
 /// is written and the existing interaction is returned with 200.
 #[utoipa::path(
     post, path = "/api/v1/interactions", tag = "interactions",
-    params(("Idempotency-Key" = Option<String>, Header,
-        description = "Makes a retry safe: the same key with the same request replays the first response (24 h)")),
+    params(IdempotencyKey),
     request_body = InteractionDraft,
     responses(
         (status = 201, description = "Recorded", body = Interaction,

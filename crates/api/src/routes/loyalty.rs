@@ -18,7 +18,7 @@ use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{
     apply_merge_patch, if_match, read_versioned, versioned, JsonBody, MergePatch,
 };
-use crate::idempotency::Reply;
+use crate::idempotency::{IdempotencyKey, Reply};
 use crate::routes::{page_limit, Page, PageQuery};
 use crate::AppState;
 
@@ -193,8 +193,7 @@ pub async fn list_transactions(
 #[utoipa::path(
     post, path = "/api/v1/customers/{id}/loyalty/transactions", tag = "loyalty",
     params(("id" = Uuid, Path, description = "Customer id"),
-        ("Idempotency-Key" = Option<String>, Header,
-        description = "Makes a retry safe: the same key with the same request replays the first response (24 h)")),
+        IdempotencyKey),
     request_body = AdjustmentDraft,
     responses(
         (status = 201, description = "The `adjust` entry", body = Entry),
@@ -238,6 +237,7 @@ fn reward_not_found(e: ApiError) -> ApiError {
 /// Add a reward to the catalog.
 #[utoipa::path(
     post, path = "/api/v1/loyalty/rewards", tag = "loyalty",
+    params(IdempotencyKey),
     request_body = RewardDraft,
     responses(
         (status = 201, description = "Added", body = Reward, headers(("Location" = String))),
@@ -456,8 +456,7 @@ fn reward_code() -> String {
 #[utoipa::path(
     post, path = "/api/v1/customers/{id}/loyalty/redemptions", tag = "loyalty",
     params(("id" = Uuid, Path, description = "Customer id"),
-        ("Idempotency-Key" = Option<String>, Header,
-        description = "Makes a retry safe: the same key with the same request replays the first response (24 h)")),
+        IdempotencyKey),
     request_body = RedemptionDraft,
     responses(
         (status = 201, description = "Redeemed", body = Redemption, headers(("Location" = String))),
@@ -576,8 +575,7 @@ pub async fn get_redemption(
 #[utoipa::path(
     post, path = "/api/v1/customers/{id}/loyalty/redemptions/{rid}/cancel", tag = "loyalty",
     params(("id" = Uuid, Path, description = "Customer id"), ("rid" = Uuid, Path, description = "Redemption id"),
-        ("Idempotency-Key" = Option<String>, Header,
-        description = "Makes a retry safe: the same key with the same request replays the first response (24 h)")),
+        IdempotencyKey),
     responses(
         (status = 200, description = "Cancelled", body = Redemption),
         (status = 400, description = "Bad id", body = Problem, content_type = "application/problem+json"),

@@ -29,7 +29,7 @@ use crate::error::{ApiError, ApiResult, Code, Problem};
 use crate::extract::{
     apply_merge_patch, if_match, read_versioned, versioned, JsonBody, MergePatch,
 };
-use crate::idempotency::Reply;
+use crate::idempotency::{IdempotencyKey, Reply};
 use crate::routes::{page_limit, Page, PageQuery};
 use crate::AppState;
 
@@ -140,6 +140,7 @@ fn ticket_not_found(e: ApiError) -> ApiError {
 /// customer-facing key opens it as the customer: `new`, unassigned.
 #[utoipa::path(
     post, path = "/api/v1/tickets", tag = "tickets",
+    params(IdempotencyKey),
     request_body = TicketDraft,
     responses(
         (status = 201, description = "Opened", body = Ticket, headers(("Location" = String), ("ETag" = String))),
@@ -490,7 +491,7 @@ pub async fn related_tickets(
 /// Closed tickets take no messages (409).
 #[utoipa::path(
     post, path = "/api/v1/tickets/{id}/messages", tag = "tickets",
-    params(("id" = Uuid, Path, description = "Ticket id")),
+    params(IdempotencyKey, ("id" = Uuid, Path, description = "Ticket id")),
     request_body = MessageDraft,
     responses(
         (status = 201, description = "Added", body = Message),
@@ -609,7 +610,7 @@ pub async fn list_events(
 /// customer-facing scope.
 #[utoipa::path(
     post, path = "/api/v1/tickets/{id}/satisfaction", tag = "tickets",
-    params(("id" = Uuid, Path, description = "Ticket id")),
+    params(IdempotencyKey, ("id" = Uuid, Path, description = "Ticket id")),
     request_body = CsatDraft,
     responses(
         (status = 200, description = "The rated ticket", body = Ticket, headers(("ETag" = String))),
@@ -755,6 +756,7 @@ fn policy_not_found(e: ApiError) -> ApiError {
 /// or category changes, take the matching policy; others keep the terms they have.
 #[utoipa::path(
     post, path = "/api/v1/sla-policies", tag = "tickets",
+    params(IdempotencyKey),
     request_body = SlaPolicyDraft,
     responses(
         (status = 201, description = "Added", body = SlaPolicy, headers(("Location" = String), ("ETag" = String))),

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::auth::{hash_password, scope, Auth};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::JsonBody;
-use crate::idempotency::Reply;
+use crate::idempotency::{IdempotencyKey, Reply};
 use crate::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -52,8 +52,7 @@ pub fn new_user(u: ParsedUser, now: chrono::DateTime<chrono::Utc>) -> User {
 /// Create a staff user.
 #[utoipa::path(
     post, path = "/api/v1/users", tag = "users",
-    params(("Idempotency-Key" = Option<String>, Header,
-        description = "Makes a retry safe: the same key with the same request replays the first response (24 h)")),
+    params(IdempotencyKey),
     request_body = UserDraft,
     responses(
         (status = 201, description = "Created", body = User),

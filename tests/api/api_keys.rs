@@ -40,4 +40,39 @@ both_backends! {
         let res = app.admin(Method::DELETE, "/api/v1/api-keys/01900000-0000-7000-8000-000000000000").send().await.unwrap();
         assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
     }
+
+    async fn keys_and_users_list_in_pages_and_refuse_other_lists_cursors(app) {
+        for i in 0..5 {
+            app.key_with(&["customers:read"]).await;
+            let res = app.admin(Method::POST, "/api/v1/users")
+                .json(&json!({"email": format!("u{i}@corp.example"), "name": "U", "role": "viewer", "password": "a long enough password"}))
+                .send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::CREATED);
+        }
+        for (path, total) in [("/api/v1/api-keys", 6), ("/api/v1/users", 5)] {
+            let mut seen = Vec::new();
+            let mut url = format!("{path}?limit=2");
+            loop {
+                let page: Value = app.admin(Method::GET, &url).send().await.unwrap().json().await.unwrap();
+                seen.extend(page["data"].as_array().unwrap().iter().map(|x| x["id"].as_str().unwrap().to_owned()));
+                match page["next_cursor"].as_str() {
+                    Some(c) => url = format!("{path}?limit=2&cursor={c}"),
+                    None => break,
+                }
+            }
+            let mut unique = seen.clone();
+            unique.sort();
+            unique.dedup();
+            assert_eq!((seen.len(), unique.len()), (total, total), "{path}: every item once");
+        }
+        // A cursor belongs to its list.
+        let keys: Value = app.admin(Method::GET, "/api/v1/api-keys?limit=1").send().await.unwrap().json().await.unwrap();
+        let cursor = keys["next_cursor"].as_str().unwrap();
+        for other in ["/api/v1/users", "/api/v1/customers", "/api/v1/tickets", "/api/v1/interactions"] {
+            let res = app.admin(Method::GET, &format!("{other}?cursor={cursor}")).send().await.unwrap();
+            assert_problem(res, StatusCode::BAD_REQUEST, "invalid_cursor").await;
+        }
+        let res = app.admin(Method::GET, "/api/v1/api-keys?limit=0").send().await.unwrap();
+        assert_problem(res, StatusCode::BAD_REQUEST, "invalid_query").await;
+    }
 }

@@ -109,7 +109,7 @@ both_backends! {
         assert_eq!(app.with(&key, Method::GET, "/api/v1/customers").send().await.unwrap().status(), StatusCode::OK);
         let listed: Value = app.admin(Method::GET, "/api/v1/api-keys").send().await.unwrap().json().await.unwrap();
         let prefix: String = key.chars().take(11).collect();
-        let entry = listed.as_array().unwrap().iter().find(|k| k["prefix"] == prefix).unwrap();
+        let entry = listed["data"].as_array().unwrap().iter().find(|k| k["prefix"] == prefix).unwrap();
         assert!(entry["last_used_at"].is_string(), "use is recorded: {entry}");
         let res = app.admin(Method::DELETE, &format!("/api/v1/api-keys/{}", entry["id"].as_str().unwrap())).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::NO_CONTENT);

@@ -39,7 +39,7 @@ both_backends! {
         // Revoked on one server: refused by the other within its key-cache time.
         let listed: Value = app.admin(Method::GET, "/api/v1/api-keys").send().await.unwrap().json().await.unwrap();
         let prefix: String = key.chars().take(11).collect();
-        let key_id = listed.as_array().unwrap().iter().find(|k| k["prefix"] == prefix).unwrap()["id"].as_str().unwrap().to_owned();
+        let key_id = listed["data"].as_array().unwrap().iter().find(|k| k["prefix"] == prefix).unwrap()["id"].as_str().unwrap().to_owned();
         assert_eq!(app.admin(Method::DELETE, &format!("/api/v1/api-keys/{key_id}")).send().await.unwrap().status(), StatusCode::NO_CONTENT);
         assert_problem(app.with(&key, Method::GET, "/api/v1/customers").send().await.unwrap(), StatusCode::UNAUTHORIZED, "unauthorized").await;
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(8);

@@ -92,6 +92,41 @@ pub fn find_by_hash(conn: &mut DbConn, key_hash: &str) -> StoreResult<Option<Api
         .transpose()
 }
 
+/// One page of keys, oldest first (ids are time-ordered). The cursor names this list: one
+/// from another list is an invalid cursor.
+pub fn page(
+    conn: &mut DbConn,
+    include_revoked: bool,
+    cursor: Option<&str>,
+    limit: i64,
+) -> StoreResult<crate::page::Page<ApiKey>> {
+    let after = cursor
+        .map(crate::page::decode_token::<(String, Uuid)>)
+        .transpose()?
+        .map(|(list, id)| {
+            if list == "api_keys" {
+                Ok(id)
+            } else {
+                Err(StoreError::InvalidCursor)
+            }
+        })
+        .transpose()?;
+    let mut q = api_keys::table
+        .select(Row::as_select())
+        .order(api_keys::id.asc())
+        .limit(limit + 1)
+        .into_boxed();
+    if !include_revoked {
+        q = q.filter(api_keys::revoked_at.is_null());
+    }
+    if let Some(a) = after {
+        q = q.filter(api_keys::id.gt(DbUuid(a)));
+    }
+    crate::page::Page::from_rows(q.load(conn)?, limit, Row::into_domain, |k: &ApiKey| {
+        crate::page::encode_token(&("api_keys", k.id))
+    })
+}
+
 pub fn list(conn: &mut DbConn, include_revoked: bool) -> StoreResult<Vec<ApiKey>> {
     let mut q = api_keys::table
         .select(Row::as_select())

@@ -179,6 +179,40 @@ pub fn count(conn: &mut DbConn) -> StoreResult<i64> {
 }
 
 /// Every user, by e-mail.
+/// One page of users by e-mail. The cursor names this list: one from another list is an
+/// invalid cursor.
+pub fn page(
+    conn: &mut DbConn,
+    cursor: Option<&str>,
+    limit: i64,
+) -> StoreResult<crate::page::Page<User>> {
+    let after = cursor
+        .map(crate::page::decode_token::<(String, String)>)
+        .transpose()?
+        .map(|(list, email)| {
+            if list == "users" {
+                Ok(email)
+            } else {
+                Err(StoreError::InvalidCursor)
+            }
+        })
+        .transpose()?;
+    let mut q = users::table
+        .select(Row::as_select())
+        .order(users::email.asc())
+        .limit(limit + 1)
+        .into_boxed();
+    if let Some(a) = after {
+        q = q.filter(users::email.gt(a));
+    }
+    crate::page::Page::from_rows(
+        q.load(conn)?,
+        limit,
+        |r: Row| r.into_domain().map(|(u, _)| u),
+        |u: &User| crate::page::encode_token(&("users", u.email.clone())),
+    )
+}
+
 pub fn list(conn: &mut DbConn) -> StoreResult<Vec<User>> {
     users::table
         .select(Row::as_select())

@@ -104,6 +104,11 @@ pub fn create(
 pub struct ListApiKeysQuery {
     /// Include revoked keys (default false).
     pub include_revoked: Option<bool>,
+    /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    /// Opaque cursor from the previous page's `next_cursor`.
+    pub cursor: Option<String>,
 }
 
 /// List API keys (never their secrets).
@@ -111,7 +116,8 @@ pub struct ListApiKeysQuery {
     get, path = "/api/v1/api-keys", tag = "api-keys",
     params(ListApiKeysQuery),
     responses(
-        (status = 200, description = "Keys", body = Vec<ApiKey>),
+        (status = 200, description = "A page of keys, oldest first", body = crate::routes::Page<ApiKey>),
+        (status = 400, description = "Bad query or cursor", body = Problem, content_type = "application/problem+json"),
         (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not admin", body = Problem, content_type = "application/problem+json"),
@@ -122,9 +128,17 @@ pub async fn list_api_keys(
     state: web::Data<AppState>,
     query: web::Query<ListApiKeysQuery>,
 ) -> ApiResult<HttpResponse> {
-    let include = query.include_revoked.unwrap_or(false);
-    let keys = state.run(move |conn| api_keys::list(conn, include)).await?;
-    Ok(HttpResponse::Ok().json(keys))
+    let q = query.into_inner();
+    let include = q.include_revoked.unwrap_or(false);
+    let (limit, cursor) = crate::routes::PageQuery {
+        limit: q.limit,
+        cursor: q.cursor,
+    }
+    .limit_and_cursor()?;
+    let page = state
+        .run(move |conn| api_keys::page(conn, include, cursor.as_deref(), limit))
+        .await?;
+    Ok(HttpResponse::Ok().json(crate::routes::Page::from(page)))
 }
 
 /// Get one API key.

@@ -94,8 +94,10 @@ pub async fn create_user(
 /// List staff users.
 #[utoipa::path(
     get, path = "/api/v1/users", tag = "users",
+    params(crate::routes::PageQuery),
     responses(
-        (status = 200, description = "Users, by e-mail", body = Vec<User>),
+        (status = 200, description = "A page of users, by e-mail", body = crate::routes::Page<User>),
+        (status = 400, description = "Bad query or cursor", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not admin", body = Problem, content_type = "application/problem+json"),
     )
@@ -103,8 +105,13 @@ pub async fn create_user(
 pub async fn list_users(
     _auth: Auth<scope::Admin>,
     state: web::Data<AppState>,
+    query: web::Query<crate::routes::PageQuery>,
 ) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(state.run(users::list).await?))
+    let (limit, cursor) = query.into_inner().limit_and_cursor()?;
+    let page = state
+        .run(move |conn| users::page(conn, cursor.as_deref(), limit))
+        .await?;
+    Ok(HttpResponse::Ok().json(crate::routes::Page::from(page)))
 }
 
 /// Get a staff user.

@@ -10,6 +10,7 @@ pub mod fault;
 pub mod idempotency;
 pub mod metrics;
 pub mod middleware;
+pub mod nul;
 pub mod openapi;
 pub mod routes;
 pub mod transfer;

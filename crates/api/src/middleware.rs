@@ -117,7 +117,7 @@ pub async fn require_auth(
         return Ok(req.into_response(problem_response(&p)).map_into_left_body());
     };
     // PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database.
-    if crate::extract::has_nul_escape(req.query_string().as_bytes(), b"%00") {
+    if crate::nul::has_nul_escape(req.query_string().as_bytes(), b"%00") {
         let p = problem(
             Code::InvalidQuery,
             "query parameters must not contain NUL characters",

@@ -747,7 +747,7 @@ pub fn list(
                 // A merged duplicate's e-mail finds the survivor.
                 let email = email.trim().to_lowercase();
                 let aliased = customer_aliases::table
-                    .filter(customer_aliases::kind.eq(crate::merge::ALIAS_EMAIL))
+                    .filter(customer_aliases::kind.eq(ALIAS_EMAIL))
                     .filter(customer_aliases::value.eq(email.clone()))
                     .select(customer_aliases::customer_id);
                 q = q.filter(customers::email.eq(email).or(customers::id.eq_any(aliased)));
@@ -846,6 +846,41 @@ pub fn list(
     Ok(Page { items, next_cursor })
 }
 
+/// Kinds of `customer_aliases` rows: a merged duplicate's old id and e-mail.
+pub(crate) const ALIAS_ID: &str = "id";
+pub(crate) const ALIAS_EMAIL: &str = "email";
+
+/// Locks these customers' rows until the end of the transaction (PostgreSQL; a no-op on SQLite,
+/// whose writes are serialised), in id order so that two lockers cannot deadlock.
+pub(crate) fn lock_customers(conn: &mut DbConn, ids: &[Uuid]) -> StoreResult<()> {
+    if let DbConn::Pg(pg) = conn {
+        let mut ids: Vec<DbUuid> = ids.iter().copied().map(DbUuid).collect();
+        ids.sort_by_key(|i| i.0);
+        ids.dedup();
+        customers::table
+            .filter(customers::id.eq_any(ids))
+            .order(customers::id)
+            .select(customers::id)
+            .for_update()
+            .load::<DbUuid>(pg)?;
+    }
+    Ok(())
+}
+
+/// Checks that the customer exists and may get new interactions (not archived).
+pub(crate) fn live_customer(conn: &mut DbConn, id: Uuid) -> StoreResult<()> {
+    let archived: Option<Option<DbTime>> = customers::table
+        .find(DbUuid(id))
+        .select(customers::archived_at)
+        .first(conn)
+        .optional()?;
+    match archived {
+        None => Err(StoreError::MissingReference("customer_id")),
+        Some(Some(_)) => Err(StoreError::Conflict(Conflict::CustomerArchived)),
+        Some(None) => Ok(()),
+    }
+}
+
 /// The customer `id` stands for now (itself, or the survivor it was merged into), or
 /// `NotFound`. Every store function that takes a customer id from outside (a path, a filter)
 /// goes through this or [`referenced`], so callers never resolve merged ids themselves.
@@ -870,7 +905,7 @@ pub(crate) fn resolve_id(conn: &mut DbConn, id: Uuid) -> StoreResult<Option<Uuid
         return Ok(Some(id));
     }
     Ok(customer_aliases::table
-        .filter(customer_aliases::kind.eq(crate::merge::ALIAS_ID))
+        .filter(customer_aliases::kind.eq(ALIAS_ID))
         .filter(customer_aliases::value.eq(id.hyphenated().to_string()))
         .select(customer_aliases::customer_id)
         .first::<DbUuid>(conn)

@@ -3,7 +3,7 @@
 //! Every write path (create, patch, delete, import, merge) ends with [`recompute_totals`] for the
 //! customers it touched, inside its transaction: the totals are recomputed from the interactions,
 //! never adjusted by deltas, so they cannot drift. On PostgreSQL the customers are locked first
-//! ([`lock_customers`]) so that two transactions recording purchases for the same customer do not
+//! ([`lock_customers`](crate::customers::lock_customers)) so that two transactions recording purchases for the same customer do not
 //! each recompute without the other's row; SQLite writes are serialised anyway.
 
 use rapport_domain::conflict::Conflict;
@@ -19,9 +19,10 @@ use rapport_domain::interaction::{
 };
 use uuid::Uuid;
 
+use crate::customers::{live_customer, lock_customers};
 use crate::db::DbConn;
 use crate::page::{Cursor, Page};
-use crate::schema::{customer_purchase_totals as totals, customers, interactions};
+use crate::schema::{customer_purchase_totals as totals, interactions};
 use crate::types::{DbJson, DbTime, DbUuid};
 use crate::{StoreError, StoreResult};
 
@@ -213,37 +214,6 @@ pub fn find_external(
         .optional()?
         .map(Row::into_domain)
         .transpose()
-}
-
-/// Locks these customers' rows until the end of the transaction (PostgreSQL; a no-op on SQLite,
-/// whose writes are serialised), in id order so that two lockers cannot deadlock.
-pub(crate) fn lock_customers(conn: &mut DbConn, ids: &[Uuid]) -> StoreResult<()> {
-    if let DbConn::Pg(pg) = conn {
-        let mut ids: Vec<DbUuid> = ids.iter().copied().map(DbUuid).collect();
-        ids.sort_by_key(|i| i.0);
-        ids.dedup();
-        customers::table
-            .filter(customers::id.eq_any(ids))
-            .order(customers::id)
-            .select(customers::id)
-            .for_update()
-            .load::<DbUuid>(pg)?;
-    }
-    Ok(())
-}
-
-/// Checks that the customer exists and may get new interactions (not archived).
-pub(crate) fn live_customer(conn: &mut DbConn, id: Uuid) -> StoreResult<()> {
-    let archived: Option<Option<DbTime>> = customers::table
-        .find(DbUuid(id))
-        .select(customers::archived_at)
-        .first(conn)
-        .optional()?;
-    match archived {
-        None => Err(StoreError::MissingReference("customer_id")),
-        Some(Some(_)) => Err(StoreError::Conflict(Conflict::CustomerArchived)),
-        Some(None) => Ok(()),
-    }
 }
 
 /// A draft whose `customer_id` names the customer it stands for now (a merged duplicate's id

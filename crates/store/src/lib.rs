@@ -11,6 +11,7 @@
 
 pub mod api_keys;
 pub mod bulk;
+pub mod conn;
 pub mod customers;
 pub mod db;
 pub mod idempotency;

@@ -17,8 +17,8 @@ use rapport_domain::loyalty::{
 };
 use uuid::Uuid;
 
+use crate::customers::lock_customers;
 use crate::db::DbConn;
-use crate::interactions::lock_customers;
 use crate::page::{Cursor, Page};
 use crate::schema::{
     loyalty_consumptions as uses, loyalty_entries as entries, loyalty_lots as lots,
@@ -93,7 +93,7 @@ pub fn put_program(
 /// (`Conflict::CustomerArchived`).
 fn lock_live_customer(conn: &mut DbConn, customer_id: Uuid) -> StoreResult<()> {
     lock_customers(conn, &[customer_id])?;
-    crate::interactions::live_customer(conn, customer_id).map_err(|e| match e {
+    crate::customers::live_customer(conn, customer_id).map_err(|e| match e {
         StoreError::MissingReference(_) => StoreError::NotFound,
         other => other,
     })

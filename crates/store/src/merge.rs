@@ -14,8 +14,9 @@ use rapport_domain::customer::Customer;
 use rapport_domain::duplicates::{absorb, Candidate, MergeRecord};
 use uuid::Uuid;
 
+use crate::customers::lock_customers;
 use crate::db::DbConn;
-use crate::interactions::{lock_customers, recompute_totals};
+use crate::interactions::recompute_totals;
 use crate::schema::{
     customer_aliases, customer_merges, customers, interactions, loyalty_entries, loyalty_lots,
     loyalty_redemptions, ticket_events, tickets,
@@ -59,9 +60,7 @@ pub fn candidates(conn: &mut DbConn) -> StoreResult<Vec<Candidate>> {
         .collect())
 }
 
-/// Alias kinds.
-pub(crate) const ALIAS_ID: &str = "id";
-pub(crate) const ALIAS_EMAIL: &str = "email";
+use crate::customers::{ALIAS_EMAIL, ALIAS_ID};
 const ALIAS_PHONE: &str = "phone";
 
 fn add_alias(

@@ -20,8 +20,8 @@ use rapport_domain::ticket::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::customers::{live_customer, lock_customers};
 use crate::db::DbConn;
-use crate::interactions::{live_customer, lock_customers};
 use crate::page::Page;
 use crate::schema::{
     interactions, sla_policies, ticket_events, ticket_messages, ticket_tags, tickets, users,

@@ -12,7 +12,7 @@ use std::sync::mpsc;
 
 use diesel::Connection;
 
-use crate::db::{DatabaseUrl, DbConn};
+use crate::conn::{DatabaseUrl, DbConn};
 use crate::StoreError;
 
 const MAX_BATCH: usize = 256;

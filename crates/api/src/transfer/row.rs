@@ -106,7 +106,7 @@ fn ndjson_records<R: BufRead>(input: R) -> impl Iterator<Item = ReadResult> {
                 "each line must be one JSON object",
             )));
         }
-        if crate::extract::json_has_nul(text.as_bytes()) {
+        if crate::nul::json_has_nul(text.as_bytes()) {
             return Some(Err(row_error(
                 line_no,
                 "row",

@@ -100,17 +100,7 @@ pub fn page(
     cursor: Option<&str>,
     limit: i64,
 ) -> StoreResult<crate::page::Page<ApiKey>> {
-    let after = cursor
-        .map(crate::page::decode_token::<(String, Uuid)>)
-        .transpose()?
-        .map(|(list, id)| {
-            if list == "api_keys" {
-                Ok(id)
-            } else {
-                Err(StoreError::InvalidCursor)
-            }
-        })
-        .transpose()?;
+    let after: Option<Uuid> = crate::page::list_key(cursor, "api_keys")?;
     let mut q = api_keys::table
         .select(Row::as_select())
         .order(api_keys::id.asc())
@@ -123,7 +113,7 @@ pub fn page(
         q = q.filter(api_keys::id.gt(DbUuid(a)));
     }
     crate::page::Page::from_rows(q.load(conn)?, limit, Row::into_domain, |k: &ApiKey| {
-        crate::page::encode_token(&("api_keys", k.id))
+        crate::page::list_token("api_keys", k.id)
     })
 }
 

@@ -585,26 +585,43 @@ pub fn restore(
     expected_version: Option<i64>,
     now: DateTime<Utc>,
 ) -> StoreResult<Customer> {
+    let id = set_archived(conn, id, expected_version, false, now)?;
+    get(conn, id)
+}
+
+/// Archives (`archive`) or restores a customer, guarded by `expected_version` when given;
+/// returns its current id. `NotFound` when it is already in that state.
+fn set_archived(
+    conn: &mut DbConn,
+    id: Uuid,
+    expected_version: Option<i64>,
+    archive: bool,
+    now: DateTime<Utc>,
+) -> StoreResult<Uuid> {
     let id = current(conn, id)?;
     let mut q = diesel::update(customers::table)
         .filter(customers::id.eq(DbUuid(id)))
-        .filter(customers::archived_at.is_not_null())
         .into_boxed();
+    q = if archive {
+        q.filter(customers::archived_at.is_null())
+    } else {
+        q.filter(customers::archived_at.is_not_null())
+    };
     if let Some(v) = expected_version {
         q = q.filter(customers::version.eq(v));
     }
     let n = q
         .set((
-            customers::archived_at.eq(None::<DbTime>),
+            customers::archived_at.eq(archive.then_some(DbTime(now))),
             customers::updated_at.eq(DbTime(now)),
             customers::version.eq(customers::version + 1),
         ))
         .execute(conn)?;
     if n == 1 {
-        return get(conn, id);
+        return Ok(id);
     }
     match get(conn, id) {
-        Ok(c) if c.archived_at.is_none() => Err(StoreError::NotFound),
+        Ok(c) if c.archived_at.is_some() == archive => Err(StoreError::NotFound),
         Ok(_) => Err(StoreError::VersionMismatch),
         Err(e) => Err(e),
     }
@@ -653,29 +670,7 @@ pub fn archive(
     expected_version: Option<i64>,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    let id = current(conn, id)?;
-    let mut q = diesel::update(customers::table)
-        .filter(customers::id.eq(DbUuid(id)))
-        .filter(customers::archived_at.is_null())
-        .into_boxed();
-    if let Some(v) = expected_version {
-        q = q.filter(customers::version.eq(v));
-    }
-    let n = q
-        .set((
-            customers::archived_at.eq(Some(DbTime(now))),
-            customers::updated_at.eq(DbTime(now)),
-            customers::version.eq(customers::version + 1),
-        ))
-        .execute(conn)?;
-    if n == 1 {
-        return Ok(());
-    }
-    match get(conn, id) {
-        Ok(c) if c.archived_at.is_some() => Err(StoreError::NotFound),
-        Ok(_) => Err(StoreError::VersionMismatch),
-        Err(e) => Err(e),
-    }
+    set_archived(conn, id, expected_version, true, now).map(|_| ())
 }
 
 pub use rapport_domain::customer::CustomerSort;
@@ -891,6 +886,25 @@ pub(crate) fn current(conn: &mut DbConn, id: Uuid) -> StoreResult<Uuid> {
 /// Like [`current`], for a customer named by a field of a body: `MissingReference(field)`.
 pub(crate) fn referenced(conn: &mut DbConn, id: Uuid, field: &'static str) -> StoreResult<Uuid> {
     resolve_id(conn, id)?.ok_or(StoreError::MissingReference(field))
+}
+
+/// `draft` with the customer it names (`customer_id`, read by `get`, written by `set`) as it
+/// is now: a merged duplicate's id becomes its survivor's; `MissingReference("customer_id")` when
+/// none. Borrowed when nothing changes.
+pub(crate) fn with_current_customer<'a, D: Clone>(
+    conn: &mut DbConn,
+    draft: &'a D,
+    get: impl Fn(&D) -> Uuid,
+    set: impl FnOnce(&mut D, Uuid),
+) -> StoreResult<std::borrow::Cow<'a, D>> {
+    let named = get(draft);
+    let id = referenced(conn, named, "customer_id")?;
+    if id == named {
+        return Ok(std::borrow::Cow::Borrowed(draft));
+    }
+    let mut owned = draft.clone();
+    set(&mut owned, id);
+    Ok(std::borrow::Cow::Owned(owned))
 }
 
 /// The id a customer is known by now: `id` itself if it exists, or the survivor it was merged

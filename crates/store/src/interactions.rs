@@ -216,21 +216,17 @@ pub fn find_external(
         .transpose()
 }
 
-/// A draft whose `customer_id` names the customer it stands for now (a merged duplicate's id
-/// names its survivor); `MissingReference` when none.
+/// The draft with its customer as they are now (see [`crate::customers::with_current_customer`]).
 fn with_current_customer<'a>(
     conn: &mut DbConn,
     draft: &'a InteractionDraft,
-) -> StoreResult<std::borrow::Cow<'a, InteractionDraft>> {
-    let id = crate::customers::referenced(conn, draft.customer_id, "customer_id")?;
-    Ok(if id == draft.customer_id {
-        std::borrow::Cow::Borrowed(draft)
-    } else {
-        std::borrow::Cow::Owned(InteractionDraft {
-            customer_id: id,
-            ..draft.clone()
-        })
-    })
+) -> StoreResult<Cow<'a, InteractionDraft>> {
+    crate::customers::with_current_customer(
+        conn,
+        draft,
+        |d| d.customer_id,
+        |d, id| d.customer_id = id,
+    )
 }
 
 /// The interaction recorded under this draft's source and `external_ref`, if any: a retry of the

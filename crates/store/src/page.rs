@@ -51,6 +51,28 @@ pub fn encode_token<T: Serialize>(value: &T) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).unwrap_or_default())
 }
 
+/// The key in a cursor made by [`list_token`] for `list`: `None` without a cursor, and an
+/// invalid cursor for a token of another list (or no token at all).
+pub fn list_key<K: serde::de::DeserializeOwned>(
+    cursor: Option<&str>,
+    list: &str,
+) -> Result<Option<K>, StoreError> {
+    let Some(text) = cursor else {
+        return Ok(None);
+    };
+    let (name, key): (String, K) = decode_token(text)?;
+    if name == list {
+        Ok(Some(key))
+    } else {
+        Err(StoreError::InvalidCursor)
+    }
+}
+
+/// A cursor for the list named `list` that resumes after `key`.
+pub fn list_token<K: Serialize>(list: &str, key: K) -> String {
+    encode_token(&(list, key))
+}
+
 /// Reads back a token made by [`encode_token`]; anything else is an invalid cursor.
 pub fn decode_token<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
     let bytes = URL_SAFE_NO_PAD

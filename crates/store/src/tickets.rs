@@ -550,21 +550,12 @@ fn refused(t: TransitionError) -> StoreError {
     StoreError::Conflict(Conflict::Transition(t))
 }
 
-/// A draft whose `customer_id` names the customer it stands for now (a merged duplicate's id
-/// names its survivor); `MissingReference` when none.
+/// The draft with its customer as they are now (see [`crate::customers::with_current_customer`]).
 fn with_current_customer<'a>(
     conn: &mut DbConn,
     d: &'a TicketDraft,
 ) -> StoreResult<std::borrow::Cow<'a, TicketDraft>> {
-    let id = crate::customers::referenced(conn, d.customer_id, "customer_id")?;
-    Ok(if id == d.customer_id {
-        std::borrow::Cow::Borrowed(d)
-    } else {
-        std::borrow::Cow::Owned(TicketDraft {
-            customer_id: id,
-            ..d.clone()
-        })
-    })
+    crate::customers::with_current_customer(conn, d, |d| d.customer_id, |d, id| d.customer_id = id)
 }
 
 /// Opens a ticket; its SLA policy is chosen by priority and category.

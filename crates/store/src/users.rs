@@ -186,17 +186,7 @@ pub fn page(
     cursor: Option<&str>,
     limit: i64,
 ) -> StoreResult<crate::page::Page<User>> {
-    let after = cursor
-        .map(crate::page::decode_token::<(String, String)>)
-        .transpose()?
-        .map(|(list, email)| {
-            if list == "users" {
-                Ok(email)
-            } else {
-                Err(StoreError::InvalidCursor)
-            }
-        })
-        .transpose()?;
+    let after: Option<String> = crate::page::list_key(cursor, "users")?;
     let mut q = users::table
         .select(Row::as_select())
         .order(users::email.asc())
@@ -209,7 +199,7 @@ pub fn page(
         q.load(conn)?,
         limit,
         |r: Row| r.into_domain().map(|(u, _)| u),
-        |u: &User| crate::page::encode_token(&("users", u.email.clone())),
+        |u: &User| crate::page::list_token("users", &u.email),
     )
 }
 

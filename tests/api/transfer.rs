@@ -299,4 +299,23 @@ both_backends! {
         assert!(res.headers().get("idempotent-replayed").is_none());
         assert_eq!(app.customers_snapshot().len(), 6000);
     }
+
+    async fn a_csv_whose_header_names_no_known_column_is_refused_in_every_mode(app) {
+        // A tab-separated file read as CSV: one column, named after all of them.
+        let tsv = "given_name\tfamily_name\nAna\tRuiz\n".to_owned();
+        let blanks = "nombre,apellido\n,\n,\n".to_owned();
+        for body in [tsv, blanks] {
+            for mode in ["", "?mode=skip_invalid"] {
+                let res = import(&app, &format!("/api/v1/customers/import{mode}"), "text/csv", body.clone()).await;
+                let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+                let error = &p["report"]["errors"][0];
+                assert_eq!((error["line"].as_u64(), error["field"].as_str(), error["code"].as_str()), (Some(1), Some("header"), Some("unknown_columns")), "{p}");
+            }
+        }
+        assert!(app.customers_snapshot().is_empty(), "nothing written");
+        // One known column is enough; the unknown ones are row errors as before.
+        let res = import(&app, "/api/v1/customers/import?mode=skip_invalid", "text/csv", "given_name\nAna\n".to_owned()).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(app.customers_snapshot().len(), 1);
+    }
 }

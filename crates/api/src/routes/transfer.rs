@@ -164,7 +164,7 @@ where
         (status = 408, description = "The upload sent nothing for `RAPPORT_IMPORT_BODY_TIMEOUT` seconds; nothing written", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is larger than `RAPPORT_IMPORT_MAX_BYTES`; nothing written", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Neither CSV nor NDJSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid rows in `all_or_nothing` mode: nothing written; `report` lists them by line", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid rows in `all_or_nothing` mode, or (in any mode) a CSV header that names no known column (`unknown_columns` on line 1): nothing written; `report` lists them by line", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn import_customers(
@@ -205,7 +205,7 @@ pub async fn import_customers(
         (status = 408, description = "The upload sent nothing for `RAPPORT_IMPORT_BODY_TIMEOUT` seconds; nothing written", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is larger than `RAPPORT_IMPORT_MAX_BYTES`; nothing written", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Neither CSV nor NDJSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid rows in `all_or_nothing` mode: nothing written; `report` lists them by line", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid rows in `all_or_nothing` mode, or (in any mode) a CSV header that names no known column (`unknown_columns` on line 1): nothing written; `report` lists them by line", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn import_interactions(

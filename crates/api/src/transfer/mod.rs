@@ -164,7 +164,13 @@ fn in_transaction(
             body(conn, &mut report)?;
             // Errors arrive per batch: put them in file order.
             report.errors.sort_by_key(|e| e.line);
-            if report.invalid > 0 && report.mode == ImportMode::AllOrNothing {
+            // A file whose header the import cannot read is refused whatever the mode: there
+            // are no valid rows to keep.
+            let bad_header = report
+                .errors
+                .iter()
+                .any(|e| e.line == 1 && e.field == "header");
+            if report.invalid > 0 && (report.mode == ImportMode::AllOrNothing || bad_header) {
                 return Err(Abort::Invalid);
             }
             Ok(())

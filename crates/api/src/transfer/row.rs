@@ -132,11 +132,38 @@ fn csv_records<R: BufRead>(input: R) -> impl Iterator<Item = ReadResult> {
         .map_err(|e| {
             row_error(
                 1,
-                "row",
+                "header",
                 "malformed_csv",
                 format!("the header row cannot be read: {e}"),
             )
         });
+    // A header that names no column either import knows (a TSV, a file of something else)
+    // would otherwise read as rows of nothing, or as empty customers.
+    let headers = headers.and_then(|h| {
+        let known = |name: &str| {
+            let name = name.trim();
+            let root = name.split('.').next().unwrap_or(name);
+            super::CUSTOMER_COLUMNS
+                .iter()
+                .chain(super::INTERACTION_COLUMNS)
+                .chain(&["customer_external_ref"])
+                .any(|c| *c == name || c.split('.').next() == Some(root))
+        };
+        if h.iter().any(|n| known(n)) {
+            Ok(h)
+        } else {
+            Err(row_error(
+                1,
+                "header",
+                "unknown_columns",
+                format!(
+                    "the header names no known column ({}); expected field names such as \
+                     given_name, email, customer_id, channel, kind, separated by commas",
+                    h.join(", ").chars().take(200).collect::<String>()
+                ),
+            ))
+        }
+    });
     let mut header_error = None;
     let headers = match headers {
         Ok(h) => h,

@@ -128,6 +128,14 @@ impl ReplyBuilder {
         self
     }
 
+    /// A versioned value as the body, with its `ETag` (as [`crate::extract::versioned`] does).
+    pub fn versioned<T: crate::extract::Versioned + Serialize>(
+        self,
+        value: &T,
+    ) -> StoreResult<Reply> {
+        self.etag(value.version()).json(value)
+    }
+
     pub fn json<T: Serialize>(mut self, value: &T) -> StoreResult<Reply> {
         let body = serde_json::to_vec(value)
             .map_err(|e| StoreError::Corrupt(format!("serialising a response: {e}")))?;

@@ -203,16 +203,6 @@ pub fn page(
     )
 }
 
-pub fn list(conn: &mut DbConn) -> StoreResult<Vec<User>> {
-    users::table
-        .select(Row::as_select())
-        .order(users::email.asc())
-        .load(conn)?
-        .into_iter()
-        .map(|r| r.into_domain().map(|(u, _)| u))
-        .collect()
-}
-
 /// What an administrator may change about a user; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
 pub struct UserChanges {

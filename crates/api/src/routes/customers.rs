@@ -66,8 +66,7 @@ pub async fn create_customer(
             |c| {
                 Reply::build(StatusCode::CREATED)
                     .location(format!("/api/v1/customers/{}", c.id))
-                    .etag(c.version)
-                    .json(c)
+                    .versioned(c)
             },
         )
         .await?;
@@ -328,7 +327,7 @@ pub async fn restore_customer(
         .write_reply(
             &req,
             move |conn| customers::restore(conn, id, expected, now),
-            |c| Reply::build(StatusCode::OK).etag(c.version).json(c),
+            |c| Reply::build(StatusCode::OK).versioned(c),
         )
         .await
         .map_err(|e| crate::error::not_found_as("archived customer")(e))?;

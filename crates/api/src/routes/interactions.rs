@@ -93,8 +93,7 @@ pub async fn create_interaction(
                 };
                 Reply::build(status)
                     .location(format!("/api/v1/interactions/{}", interaction.id))
-                    .etag(interaction.version)
-                    .json(interaction)
+                    .versioned(interaction)
             },
         )
         .await?;

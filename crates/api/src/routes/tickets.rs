@@ -201,8 +201,7 @@ pub async fn create_ticket(
             |ticket| {
                 Reply::build(StatusCode::CREATED)
                     .location(format!("/api/v1/tickets/{}", ticket.id))
-                    .etag(ticket.version)
-                    .json(ticket)
+                    .versioned(ticket)
             },
         )
         .await?;
@@ -640,7 +639,7 @@ pub async fn rate_ticket(
         .write_reply(
             &req,
             move |conn| tickets::rate(conn, id, &draft, None, now),
-            |t| Reply::build(StatusCode::OK).etag(t.version).json(t),
+            |t| Reply::build(StatusCode::OK).versioned(t),
         )
         .await
         .map_err(ticket_not_found)?;
@@ -784,8 +783,7 @@ pub async fn create_policy(
             |p| {
                 Reply::build(StatusCode::CREATED)
                     .location(format!("/api/v1/sla-policies/{}", p.id))
-                    .etag(p.version)
-                    .json(p)
+                    .versioned(p)
             },
         )
         .await?;

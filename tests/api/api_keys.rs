@@ -76,3 +76,62 @@ both_backends! {
         assert_problem(res, StatusCode::BAD_REQUEST, "invalid_query").await;
     }
 }
+
+both_backends! {
+    async fn keys_are_versioned_and_change_by_merge_patch(app) {
+        let res = app.admin(Method::POST, "/api/v1/api-keys").json(&json!({"name": "Shop", "scopes": ["customers:read", "interactions:read"]})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+        assert_eq!(res.headers()["etag"], "\"v1\"");
+        let created: Value = res.json().await.unwrap();
+        let (id, secret) = (created["id"].as_str().unwrap().to_owned(), created["secret"].as_str().unwrap().to_owned());
+        let url = format!("/api/v1/api-keys/{id}");
+        assert_eq!(app.with(&secret, Method::GET, "/api/v1/customers").send().await.unwrap().status(), StatusCode::OK);
+
+        let res = app.admin(Method::GET, &url).header("if-none-match", "\"v1\"").send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
+
+        // Rename and narrow the scopes: the key no longer reads customers, at once.
+        let res = app.admin(Method::PATCH, &url).header("content-type", "application/merge-patch+json").header("if-match", "\"v1\"")
+            .body(json!({"name": " Shop (reads) ", "scopes": ["interactions:read"], "expires_at": "2999-01-01T00:00:00Z"}).to_string()).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()["etag"], "\"v2\"");
+        let changed: Value = res.json().await.unwrap();
+        assert_eq!((changed["name"].as_str(), changed["scopes"].clone(), changed["version"].as_i64()), (Some("Shop (reads)"), json!(["interactions:read"]), Some(2)));
+        assert_eq!(changed["expires_at"], "2999-01-01T00:00:00.000000Z");
+        assert_eq!(changed["prefix"], created["prefix"], "the secret stays");
+        assert_problem(app.with(&secret, Method::GET, "/api/v1/customers").send().await.unwrap(), StatusCode::FORBIDDEN, "forbidden").await;
+        assert_eq!(app.with(&secret, Method::GET, "/api/v1/interactions").send().await.unwrap().status(), StatusCode::OK);
+
+        // A stale If-Match, a bad result, an unknown field, an expiry in the past: refused, nothing written.
+        let res = app.admin(Method::PATCH, &url).header("if-match", "\"v1\"").json(&json!({"name": "x"})).send().await.unwrap();
+        assert_problem(res, StatusCode::PRECONDITION_FAILED, "precondition_failed").await;
+        for bad in [json!({"scopes": []}), json!({"name": "  "}), json!({"name": null}), json!({"colour": "red"}), json!({"expires_at": "2001-01-01T00:00:00Z"}), json!({"scopes": ["customers:fly"]})] {
+            let res = app.admin(Method::PATCH, &url).json(&bad).send().await.unwrap();
+            assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        }
+        let mut now: Value = app.admin(Method::GET, &url).send().await.unwrap().json().await.unwrap();
+        let mut changed = changed;
+        // Use moves `last_used_at` without a new version; nothing else moved.
+        now["last_used_at"] = Value::Null;
+        changed["last_used_at"] = Value::Null;
+        assert_eq!(now, changed);
+
+        // `null` removes the expiry.
+        let res = app.admin(Method::PATCH, &url).json(&json!({"expires_at": null})).send().await.unwrap();
+        let v: Value = res.json().await.unwrap();
+        assert_eq!((v["expires_at"].clone(), v["version"].as_i64()), (Value::Null, Some(3)));
+
+        // Revoking is guarded by If-Match too, bumps the version once, and a revoked key takes no changes.
+        let res = app.admin(Method::DELETE, &url).header("if-match", "\"v2\"").send().await.unwrap();
+        assert_problem(res, StatusCode::PRECONDITION_FAILED, "precondition_failed").await;
+        assert_eq!(app.admin(Method::DELETE, &url).header("if-match", "\"v3\"").send().await.unwrap().status(), StatusCode::NO_CONTENT);
+        assert_eq!(app.admin(Method::DELETE, &url).send().await.unwrap().status(), StatusCode::NO_CONTENT);
+        let v: Value = app.admin(Method::GET, &url).send().await.unwrap().json().await.unwrap();
+        assert_eq!(v["version"], 4);
+        let res = app.admin(Method::PATCH, &url).json(&json!({"name": "back"})).send().await.unwrap();
+        assert_problem(res, StatusCode::CONFLICT, "api_key_revoked").await;
+        assert_problem(app.with(&secret, Method::GET, "/api/v1/interactions").send().await.unwrap(), StatusCode::UNAUTHORIZED, "unauthorized").await;
+        let res = app.admin(Method::PATCH, "/api/v1/api-keys/01900000-0000-7000-8000-000000000000").json(&json!({"name": "x"})).send().await.unwrap();
+        assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
+    }
+}

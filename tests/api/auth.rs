@@ -63,6 +63,7 @@ async fn create_user(app: &TestApp, email: &str, role: &str) {
         created_at: t,
         updated_at: t,
         disabled_at: None,
+        version: 1,
     };
     let mut conn = app.db.conn().unwrap();
     rapport_store::users::insert(&mut conn, &user, &hash).unwrap();
@@ -125,7 +126,7 @@ both_backends! {
         let id = {
             let mut conn = app.db.conn().unwrap();
             let k = rapport_store::api_keys::find_by_hash(&mut conn, &rapport_api::auth::hash_secret(&key)).unwrap().unwrap();
-            rapport_store::api_keys::revoke(&mut conn, k.id, rapport_domain::now()).unwrap();
+            rapport_store::api_keys::revoke(&mut conn, k.id, None, rapport_domain::now()).unwrap();
             k.id
         };
         assert!(!id.is_nil());

@@ -107,6 +107,29 @@ both_backends! {
         let res = app.admin(Method::PATCH, &format!("/api/v1/users/{id}")).json(&json!({"name": null, "colour": "red"})).send().await.unwrap();
         assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
         assert_problem(app.admin(Method::GET, "/api/v1/users/01900000-0000-7000-8000-000000000000").send().await.unwrap(), StatusCode::NOT_FOUND, "not_found").await;
+
+        // Versioned like every resource: ETag, 304, If-Match.
+        let url = format!("/api/v1/users/{id}");
+        let res = app.admin(Method::GET, &url).send().await.unwrap();
+        assert_eq!(res.headers()["etag"], "\"v3\"");
+        let v3: Value = res.json().await.unwrap();
+        assert_eq!(v3["version"], 3);
+        assert_eq!(app.admin(Method::GET, &url).header("if-none-match", "\"v3\"").send().await.unwrap().status(), StatusCode::NOT_MODIFIED);
+        let res = app.admin(Method::PATCH, &url).header("if-match", "\"v2\"").json(&json!({"disabled": false})).send().await.unwrap();
+        assert_problem(res, StatusCode::PRECONDITION_FAILED, "precondition_failed").await;
+        for bad in [json!({"name": "   "}), json!({"role": "boss"}), json!({"email": "x@y.example"}), json!({"disabled": "yes"}), json!({"role": null})] {
+            let res = app.admin(Method::PATCH, &url).json(&bad).send().await.unwrap();
+            assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        }
+        let unchanged: Value = app.admin(Method::GET, &url).send().await.unwrap().json().await.unwrap();
+        assert_eq!(unchanged, v3, "refused patches write nothing");
+        let res = app.admin(Method::PATCH, &url).header("content-type", "application/merge-patch+json").header("if-match", "\"v3\"")
+            .body(r#"{"disabled": false, "name": "  Marta Rossi "}"#).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()["etag"], "\"v4\"");
+        let enabled: Value = res.json().await.unwrap();
+        assert_eq!((enabled["name"].as_str(), enabled["disabled_at"].clone(), enabled["role"].as_str()), (Some("Marta Rossi"), Value::Null, Some("admin")));
+        assert_eq!(app.sign_in("marta@corp.example", "correct horse battery").await.status(), StatusCode::OK);
     }
 
     async fn who_am_i_names_the_api_key(app) {

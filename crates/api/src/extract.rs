@@ -191,7 +191,9 @@ versioned!(
     rapport_domain::loyalty::Program,
     rapport_domain::loyalty::Reward,
     rapport_domain::ticket::Ticket,
-    rapport_domain::ticket::SlaPolicy
+    rapport_domain::ticket::SlaPolicy,
+    rapport_domain::auth::User,
+    rapport_domain::auth::ApiKey
 );
 
 impl Versioned for rapport_store::customers::CustomerRecord {

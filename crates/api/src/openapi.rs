@@ -27,6 +27,7 @@ as `cursor`. Authenticate with `Authorization: Bearer <JWT>` (staff, from `/api/
         routes::api_keys::create_api_key,
         routes::api_keys::list_api_keys,
         routes::api_keys::get_api_key,
+        routes::api_keys::update_api_key,
         routes::api_keys::revoke_api_key,
         routes::users::create_user,
         routes::users::list_users,

@@ -193,11 +193,14 @@ pub struct ApiKey {
     pub created_at: chrono::DateTime<chrono::Utc>,
     #[serde(serialize_with = "crate::time::serialize_option")]
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
-    /// Updated at most every few seconds, not on every request.
+    /// Updated at most every few seconds, not on every request, and not a change of the key:
+    /// it moves without a new `version` (or `ETag`).
     #[serde(serialize_with = "crate::time::serialize_option")]
     pub last_used_at: Option<chrono::DateTime<chrono::Utc>>,
     #[serde(serialize_with = "crate::time::serialize_option")]
     pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Bumped by every change; the `ETag` is `"v{version}"`.
+    pub version: i64,
 }
 
 /// A staff user (password hash excluded).
@@ -213,6 +216,49 @@ pub struct User {
     pub updated_at: chrono::DateTime<chrono::Utc>,
     #[serde(serialize_with = "crate::time::serialize_option")]
     pub disabled_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Bumped by every change; the `ETag` is `"v{version}"`.
+    pub version: i64,
+}
+
+impl User {
+    /// What an administrator may change, as it stands: the document a merge patch applies to.
+    pub fn settings(&self) -> UserSettings {
+        UserSettings {
+            name: self.name.clone(),
+            role: self.role,
+            disabled: self.disabled_at.is_some(),
+        }
+    }
+}
+
+/// The part of a staff user an administrator changes with a merge patch (`PATCH /users/{id}`);
+/// the e-mail and the password are not in it. A patch is applied to the current settings and
+/// the result parsed again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = UpdateUser)]
+pub struct UserSettings {
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S", required = false)]
+    pub name: String,
+    #[schema(required = false)]
+    pub role: Role,
+    /// `true` disables the account and revokes its refresh tokens; `false` enables it.
+    #[schema(required = false)]
+    pub disabled: bool,
+}
+
+impl crate::Draft for UserSettings {
+    fn parse(self) -> Result<Self, crate::ValidationFailure> {
+        let mut errors = Vec::new();
+        check_user_name(&self.name, &mut errors);
+        if !errors.is_empty() {
+            return Err(crate::ValidationFailure(errors));
+        }
+        Ok(UserSettings {
+            name: self.name.trim().to_owned(),
+            ..self
+        })
+    }
 }
 
 /// A new staff user, as a client sends it (`POST /users`) or the CLI reads it
@@ -301,6 +347,86 @@ pub struct ApiKeyDraft {
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+impl ApiKey {
+    /// What an administrator may change, as it stands: the document a merge patch applies to.
+    pub fn settings(&self) -> ApiKeySettings {
+        ApiKeySettings {
+            name: self.name.clone(),
+            scopes: self.scopes.clone(),
+            expires_at: self.expires_at,
+        }
+    }
+}
+
+/// The part of an API key an administrator changes with a merge patch (`PATCH /api-keys/{id}`):
+/// its name, its scopes (they take effect on every server within the key cache's few seconds,
+/// as a revocation does) and its expiry (`null` removes it). The secret never changes: make a
+/// new key for that.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = UpdateApiKey)]
+pub struct ApiKeySettings {
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S", required = false)]
+    pub name: String,
+    #[schema(min_items = 1, required = false)]
+    pub scopes: Vec<Scope>,
+    /// A new expiry must lie in the future; `null` removes it.
+    #[serde(default, serialize_with = "crate::time::serialize_option")]
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl crate::Draft for ApiKeySettings {
+    fn parse(self) -> Result<Self, crate::ValidationFailure> {
+        let mut errors = Vec::new();
+        let name = self.name.trim().to_owned();
+        check_key_name(&name, &mut errors);
+        check_key_scopes(&self.scopes, &mut errors);
+        if !errors.is_empty() {
+            return Err(crate::ValidationFailure(errors));
+        }
+        Ok(ApiKeySettings {
+            name,
+            scopes: Scopes::new(self.scopes).as_slice().to_vec(),
+            expires_at: self.expires_at,
+        })
+    }
+}
+
+fn check_key_name(name: &str, errors: &mut Vec<crate::FieldError>) {
+    if name.is_empty() || name.chars().count() > 100 {
+        errors.push(crate::FieldError {
+            field: "name".into(),
+            code: "length".into(),
+            message: "must be 1 to 100 characters".into(),
+        });
+    }
+}
+
+fn check_key_scopes(scopes: &[Scope], errors: &mut Vec<crate::FieldError>) {
+    if scopes.is_empty() {
+        errors.push(crate::FieldError {
+            field: "scopes".into(),
+            code: "required".into(),
+            message: "give at least one scope".into(),
+        });
+    }
+}
+
+/// An expiry a client sets must lie after `now`.
+pub fn check_key_expiry(
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    now: chrono::DateTime<chrono::Utc>,
+    errors: &mut Vec<crate::FieldError>,
+) {
+    if expires_at.is_some_and(|e| e <= now) {
+        errors.push(crate::FieldError {
+            field: "expires_at".into(),
+            code: "not_in_past".into(),
+            message: "must be in the future".into(),
+        });
+    }
+}
+
 /// An API key draft that passed every rule.
 #[derive(Debug, Clone)]
 pub struct ParsedApiKey {
@@ -318,27 +444,9 @@ impl ApiKeyDraft {
     ) -> Result<ParsedApiKey, crate::ValidationFailure> {
         let mut errors = Vec::new();
         let name = self.name.trim().to_owned();
-        if name.is_empty() || name.chars().count() > 100 {
-            errors.push(crate::FieldError {
-                field: "name".into(),
-                code: "length".into(),
-                message: "must be 1 to 100 characters".into(),
-            });
-        }
-        if self.scopes.is_empty() {
-            errors.push(crate::FieldError {
-                field: "scopes".into(),
-                code: "required".into(),
-                message: "give at least one scope".into(),
-            });
-        }
-        if self.expires_at.is_some_and(|e| e <= now) {
-            errors.push(crate::FieldError {
-                field: "expires_at".into(),
-                code: "not_in_past".into(),
-                message: "must be in the future".into(),
-            });
-        }
+        check_key_name(&name, &mut errors);
+        check_key_scopes(&self.scopes, &mut errors);
+        check_key_expiry(self.expires_at, now, &mut errors);
         if !errors.is_empty() {
             return Err(crate::ValidationFailure(errors));
         }

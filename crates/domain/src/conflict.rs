@@ -43,6 +43,8 @@ pub enum Conflict {
     ConcurrentUpdate,
     /// Another attempt with this `Idempotency-Key` holds it (this one outlived its lease).
     IdempotencyTakenOver,
+    /// The API key is revoked: it takes no more changes.
+    ApiKeyRevoked,
 }
 
 impl Conflict {
@@ -69,6 +71,7 @@ impl Conflict {
             Transition(TransitionError::ReopenWindowClosed { .. }) => "reopen_window_closed",
             ConcurrentUpdate => "concurrent_update",
             IdempotencyTakenOver => "idempotency_in_progress",
+            ApiKeyRevoked => "api_key_revoked",
         }
     }
 
@@ -111,6 +114,7 @@ impl Conflict {
             IdempotencyTakenOver => "this attempt outlived its hold on the Idempotency-Key and a \
                                      retry took it over; nothing was written by it"
                 .into(),
+            ApiKeyRevoked => "the API key is revoked and can no longer be changed".into(),
         }
     }
 
@@ -156,6 +160,7 @@ impl Conflict {
         "reopen_window_closed",
         "concurrent_update",
         "idempotency_in_progress",
+        "api_key_revoked",
     ];
 }
 

@@ -297,7 +297,7 @@ fn keys(config: &DbArgs, cmd: KeysCommand) -> anyhow::Result<()> {
             }
         }
         KeysCommand::Revoke { id } => {
-            let key = rapport_store::api_keys::revoke(&mut conn, id, rapport_domain::now())
+            let key = rapport_store::api_keys::revoke(&mut conn, id, None, rapport_domain::now())
                 .context("revoking")?;
             println!(
                 "revoked {} ({}); servers stop accepting it within seconds",

@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use rapport_domain::auth::{ApiKey, Scopes};
+use rapport_domain::auth::{ApiKey, ApiKeySettings, Scopes};
+use rapport_domain::conflict::Conflict;
 use uuid::Uuid;
 
 use crate::db::DbConn;
@@ -23,6 +24,7 @@ struct Row {
     expires_at: Option<DbTime>,
     last_used_at: Option<DbTime>,
     revoked_at: Option<DbTime>,
+    version: i64,
 }
 
 impl Row {
@@ -39,6 +41,7 @@ impl Row {
             expires_at: self.expires_at.map(|t| t.0),
             last_used_at: self.last_used_at.map(|t| t.0),
             revoked_at: self.revoked_at.map(|t| t.0),
+            version: self.version,
         })
     }
 }
@@ -132,15 +135,66 @@ pub fn count(conn: &mut DbConn) -> StoreResult<i64> {
     Ok(api_keys::table.count().get_result(conn)?)
 }
 
-/// Revokes a key; revoking twice keeps the first time.
-pub fn revoke(conn: &mut DbConn, id: Uuid, at: DateTime<Utc>) -> StoreResult<ApiKey> {
-    diesel::update(
+/// Revokes a key if its version is still `expected` (when given; else `VersionMismatch`);
+/// revoking twice keeps the first time and the version.
+pub fn revoke(
+    conn: &mut DbConn,
+    id: Uuid,
+    expected: Option<i64>,
+    at: DateTime<Utc>,
+) -> StoreResult<ApiKey> {
+    let current = get(conn, id)?;
+    if current.revoked_at.is_some() {
+        return Ok(current);
+    }
+    if expected.is_some_and(|v| v != current.version) {
+        return Err(StoreError::VersionMismatch);
+    }
+    let n = diesel::update(
         api_keys::table
             .find(DbUuid(id))
+            .filter(api_keys::version.eq(current.version))
             .filter(api_keys::revoked_at.is_null()),
     )
-    .set(api_keys::revoked_at.eq(DbTime(at)))
+    .set((
+        api_keys::revoked_at.eq(DbTime(at)),
+        api_keys::version.eq(current.version + 1),
+    ))
     .execute(conn)?;
+    if n == 0 {
+        return Err(StoreError::VersionMismatch);
+    }
+    get(conn, id)
+}
+
+/// Stores a key's new settings if its version is still `expected` (else `VersionMismatch`),
+/// bumping the version; a revoked key takes no changes (`api_key_revoked`).
+pub fn update(
+    conn: &mut DbConn,
+    id: Uuid,
+    expected: i64,
+    settings: &ApiKeySettings,
+) -> StoreResult<ApiKey> {
+    let current = get(conn, id)?;
+    if current.revoked_at.is_some() {
+        return Err(StoreError::Conflict(Conflict::ApiKeyRevoked));
+    }
+    let n = diesel::update(
+        api_keys::table
+            .find(DbUuid(id))
+            .filter(api_keys::version.eq(expected))
+            .filter(api_keys::revoked_at.is_null()),
+    )
+    .set((
+        api_keys::name.eq(&settings.name),
+        api_keys::scopes.eq(Scopes::new(settings.scopes.clone()).to_list()),
+        api_keys::expires_at.eq(settings.expires_at.map(DbTime)),
+        api_keys::version.eq(expected + 1),
+    ))
+    .execute(conn)?;
+    if n == 0 {
+        return Err(StoreError::VersionMismatch);
+    }
     get(conn, id)
 }
 

@@ -41,6 +41,7 @@ diesel::table! {
         created_at -> TimestampType,
         updated_at -> TimestampType,
         disabled_at -> Nullable<TimestampType>,
+        version -> BigInt,
     }
 }
 
@@ -59,6 +60,7 @@ diesel::table! {
         expires_at -> Nullable<TimestampType>,
         last_used_at -> Nullable<TimestampType>,
         revoked_at -> Nullable<TimestampType>,
+        version -> BigInt,
     }
 }
 

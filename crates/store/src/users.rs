@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use rapport_domain::auth::{Role, User};
+use rapport_domain::auth::{Role, User, UserSettings};
 use rapport_domain::conflict::Conflict;
 use uuid::Uuid;
 
@@ -22,6 +22,7 @@ struct Row {
     created_at: DbTime,
     updated_at: DbTime,
     disabled_at: Option<DbTime>,
+    version: i64,
 }
 
 impl Row {
@@ -37,6 +38,7 @@ impl Row {
                 created_at: self.created_at.0,
                 updated_at: self.updated_at.0,
                 disabled_at: self.disabled_at.map(|t| t.0),
+                version: self.version,
             },
             self.password_hash,
         ))
@@ -53,6 +55,7 @@ pub fn insert(conn: &mut DbConn, user: &User, password_hash: &str) -> StoreResul
             users::password_hash.eq(password_hash),
             users::created_at.eq(DbTime(user.created_at)),
             users::updated_at.eq(DbTime(user.updated_at)),
+            users::version.eq(user.version),
         ))
         .execute(conn)
         .map_err(StoreError::unique(Conflict::DuplicateEmail))?;
@@ -178,7 +181,6 @@ pub fn count(conn: &mut DbConn) -> StoreResult<i64> {
     Ok(users::table.count().get_result(conn)?)
 }
 
-/// Every user, by e-mail.
 /// One page of users by e-mail. The cursor names this list: one from another list is an
 /// invalid cursor.
 pub fn page(
@@ -203,37 +205,37 @@ pub fn page(
     )
 }
 
-/// What an administrator may change about a user; `None` leaves a field as it is.
-#[derive(Debug, Clone, Default)]
-pub struct UserChanges {
-    pub name: Option<String>,
-    pub role: Option<Role>,
-    /// `Some(true)` disables (and signs the user out everywhere), `Some(false)` enables.
-    pub disabled: Option<bool>,
-}
-
+/// Stores a user's new settings if its version is still `expected` (else `VersionMismatch`),
+/// bumping the version. Disabling revokes every refresh token of the user, signing them out
+/// everywhere; enabling keeps the first `disabled_at` out.
 pub fn update(
     conn: &mut DbConn,
     id: Uuid,
-    changes: &UserChanges,
+    expected: i64,
+    settings: &UserSettings,
     now: DateTime<Utc>,
 ) -> StoreResult<User> {
     let current = get(conn, id)?;
-    let name = changes.name.clone().unwrap_or(current.name);
-    let role = changes.role.unwrap_or(current.role);
-    let disabled_at = match changes.disabled {
-        Some(true) => current.disabled_at.or(Some(now)),
-        Some(false) => None,
-        None => current.disabled_at,
+    let disabled_at = match settings.disabled {
+        true => current.disabled_at.or(Some(now)),
+        false => None,
     };
-    diesel::update(users::table.find(DbUuid(id)))
-        .set((
-            users::name.eq(&name),
-            users::role.eq(role.as_str()),
-            users::disabled_at.eq(disabled_at.map(DbTime)),
-            users::updated_at.eq(DbTime(now)),
-        ))
-        .execute(conn)?;
+    let n = diesel::update(
+        users::table
+            .find(DbUuid(id))
+            .filter(users::version.eq(expected)),
+    )
+    .set((
+        users::name.eq(&settings.name),
+        users::role.eq(settings.role.as_str()),
+        users::disabled_at.eq(disabled_at.map(DbTime)),
+        users::updated_at.eq(DbTime(now)),
+        users::version.eq(expected + 1),
+    ))
+    .execute(conn)?;
+    if n == 0 {
+        return Err(StoreError::VersionMismatch);
+    }
     if disabled_at.is_some() {
         diesel::update(
             refresh_tokens::table

@@ -94,10 +94,15 @@ fn text_ids_of_an_older_database_become_blobs_and_read_the_same() {
     raw.batch_execute("PRAGMA foreign_keys = ON").unwrap();
     assert_eq!(id_kinds(&mut raw), "blob,blob,blob/blob,blob");
     // The migrations after 000009 first (they do not touch ids).
-    let later = raw.revert_last_migration(migrations.clone()).unwrap();
-    assert_eq!(later.to_string(), "20261204000010");
-    let reverted = raw.revert_last_migration(migrations).unwrap();
-    assert_eq!(reverted.to_string(), "20261125000009");
+    let mut reverted_count = 0;
+    loop {
+        let reverted = raw.revert_last_migration(migrations.clone()).unwrap();
+        reverted_count += 1;
+        if reverted.to_string() == "20261125000009" {
+            break;
+        }
+        assert!(reverted.to_string().as_str() > "20261125000009");
+    }
     assert_eq!(id_kinds(&mut raw), "text,text,text/text,text");
     let customer_text: String = diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>(
         "(SELECT id FROM customers)",
@@ -110,7 +115,7 @@ fn text_ids_of_an_older_database_become_blobs_and_read_the_same() {
     // A text id still reads, and the migration turns them all into blobs again.
     let db = Db::connect(&url, &PoolOptions::default()).unwrap();
     assert!(db.check_ready().is_err());
-    assert_eq!(db.migrate().unwrap(), 2);
+    assert_eq!(db.migrate().unwrap(), reverted_count);
     let mut raw = SqliteConnection::establish(&path.display().to_string()).unwrap();
     assert_eq!(id_kinds(&mut raw), "blob,blob,blob/blob,blob");
     let broken: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(

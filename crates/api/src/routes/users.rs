@@ -3,16 +3,17 @@
 //! everywhere (their refresh tokens are revoked; an access token already issued lives out its
 //! few minutes).
 
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use rapport_domain::auth::{ParsedUser, Role, User, UserDraft};
-use rapport_store::users::{self, UserChanges};
-use serde::Deserialize;
-use utoipa::ToSchema;
+use rapport_domain::auth::{ParsedUser, User, UserDraft, UserSettings};
+use rapport_store::users;
 use uuid::Uuid;
 
 use crate::auth::{hash_password, scope, Auth};
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::JsonBody;
+use crate::extract::{
+    apply_merge_patch, if_match, read_versioned, versioned, JsonBody, MergePatch,
+};
 use crate::idempotency::{IdempotencyKey, Reply};
 use crate::AppState;
 
@@ -25,17 +26,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
-/// Changes to a staff user; absent fields stay as they are.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateUser {
-    #[schema(min_length = 1, max_length = 100)]
-    pub name: Option<String>,
-    pub role: Option<Role>,
-    /// `true` disables the account and revokes its refresh tokens; `false` enables it.
-    pub disabled: Option<bool>,
-}
-
 /// A parsed draft as the user to store.
 pub fn new_user(u: ParsedUser, now: chrono::DateTime<chrono::Utc>) -> User {
     User {
@@ -46,6 +36,7 @@ pub fn new_user(u: ParsedUser, now: chrono::DateTime<chrono::Utc>) -> User {
         created_at: now,
         updated_at: now,
         disabled_at: None,
+        version: 1,
     }
 }
 
@@ -55,7 +46,7 @@ pub fn new_user(u: ParsedUser, now: chrono::DateTime<chrono::Utc>) -> User {
     params(IdempotencyKey),
     request_body = UserDraft,
     responses(
-        (status = 201, description = "Created", body = User),
+        (status = 201, description = "Created", body = User, headers(("ETag" = String), ("Location" = String))),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not admin", body = Problem, content_type = "application/problem+json"),
@@ -82,9 +73,9 @@ pub async fn create_user(
             &req,
             move |conn| users::insert(conn, &user, &hash).map(|()| user),
             |user| {
-                Reply::build(actix_web::http::StatusCode::CREATED)
+                Reply::build(StatusCode::CREATED)
                     .location(format!("/api/v1/users/{}", user.id))
-                    .json(user)
+                    .versioned(user)
             },
         )
         .await?;
@@ -117,9 +108,13 @@ pub async fn list_users(
 /// Get a staff user.
 #[utoipa::path(
     get, path = "/api/v1/users/{id}", tag = "users",
-    params(("id" = Uuid, Path, description = "User id")),
+    params(
+        ("id" = Uuid, Path, description = "User id"),
+        ("If-None-Match" = Option<String>, Header, description = "ETag from a previous read; 304 if it is current"),
+    ),
     responses(
-        (status = 200, description = "The user", body = User),
+        (status = 200, description = "The user", body = User, headers(("ETag" = String))),
+        (status = 304, description = "Not modified (If-None-Match)"),
         (status = 400, description = "Bad id", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not admin", body = Problem, content_type = "application/problem+json"),
@@ -129,50 +124,64 @@ pub async fn list_users(
 pub async fn get_user(
     _auth: Auth<scope::Admin>,
     state: web::Data<AppState>,
+    req: HttpRequest,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
-    Ok(HttpResponse::Ok().json(state.run(move |conn| users::get(conn, id)).await?))
+    let user = state.run(move |conn| users::get(conn, id)).await?;
+    Ok(read_versioned(&req, &user))
 }
 
-/// Change a staff user's name or role, or disable / enable the account.
+/// Change a staff user's name or role, or disable / enable the account, with a JSON merge patch
+/// (RFC 7396) of the user's settings. Disabling signs the user out everywhere (their refresh
+/// tokens are revoked). `If-Match` guards against lost updates.
 #[utoipa::path(
     patch, path = "/api/v1/users/{id}", tag = "users",
-    params(("id" = Uuid, Path, description = "User id")),
-    request_body = UpdateUser,
+    params(
+        ("id" = Uuid, Path, description = "User id"),
+        ("If-Match" = Option<String>, Header, description = "ETag from a previous read; 412 if it is stale"),
+    ),
+    request_body(content = UserSettings, content_type = "application/merge-patch+json",
+        description = "Settings to change; absent ones stay as they are"),
     responses(
-        (status = 200, description = "The changed user", body = User),
+        (status = 200, description = "The changed user", body = User, headers(("ETag" = String))),
         (status = 400, description = "Malformed JSON or bad id", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`concurrent_update`", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid result", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn update_user(
     _auth: Auth<scope::Admin>,
     state: web::Data<AppState>,
+    req: HttpRequest,
     id: web::Path<Uuid>,
-    JsonBody(body): JsonBody<UpdateUser>,
+    MergePatch(patch): MergePatch,
 ) -> ApiResult<HttpResponse> {
-    let mut errors = Vec::new();
-    if let Some(name) = &body.name {
-        rapport_domain::auth::check_user_name(name, &mut errors);
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
-    }
     let id = id.into_inner();
-    let changes = UserChanges {
-        name: body.name.map(|n| n.trim().to_owned()),
-        role: body.role,
-        disabled: body.disabled,
-    };
-    let now = rapport_domain::now();
-    let user = state
-        .run_write(move |conn| users::update(conn, id, &changes, now))
-        .await?;
-    Ok(HttpResponse::Ok().json(user))
+    let expected = if_match(&req)?;
+    let user = apply_merge_patch(
+        expected,
+        &patch,
+        || async {
+            let user = state.run(move |conn| users::get(conn, id)).await?;
+            Ok((user.settings(), user.version))
+        },
+        |settings: UserSettings, version| {
+            let state = state.clone();
+            let now = rapport_domain::now();
+            async move {
+                state
+                    .run_write(move |conn| users::update(conn, id, version, &settings, now))
+                    .await
+            }
+        },
+    )
+    .await?;
+    Ok(versioned(StatusCode::OK, &user))
 }

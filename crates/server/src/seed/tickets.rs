@@ -159,6 +159,7 @@ impl Desk {
                         created_at: until,
                         updated_at: until,
                         disabled_at: None,
+                        version: 1,
                     };
                     // Not an argon2 hash: demo agents cannot sign in until an admin sets a password.
                     rapport_store::users::insert(conn, &user, "!demo")?;

@@ -2,6 +2,7 @@
 //! types' `ToSchema` derives. `openapi/openapi.json` is a committed copy; a test fails when it
 //! differs from what this produces.
 
+use serde_json::{json, Map, Value};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -135,11 +136,135 @@ impl Modify for Security {
     }
 }
 
-/// The document as pretty JSON with a trailing newline, as committed.
+/// The document as pretty JSON with a trailing newline, as committed (and served).
 pub fn document_json() -> String {
-    let mut s = ApiDoc::openapi()
-        .to_pretty_json()
-        .unwrap_or_else(|_| "{}".into());
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    kind_shapes(&mut doc);
+    merge_patch_bodies(&mut doc);
+    let mut s = serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into());
     s.push('\n');
     s
+}
+
+/// A body whose shape depends on its kind (`rapport_domain::shape`) gets a `oneOf` of one schema
+/// per kind, with a discriminator: what the kind needs is not `null`, what it forbids is.
+fn kind_shapes(doc: &mut Value) {
+    let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    for shapes in rapport_domain::shape::ALL {
+        if !schemas.contains_key(shapes.schema) {
+            continue;
+        }
+        let mut one_of = Vec::new();
+        let mut mapping = Map::new();
+        for k in shapes.kinds {
+            let name = format!("{}_{}", shapes.schema, k.kind);
+            let reference = format!("#/components/schemas/{name}");
+            let mut properties = Map::new();
+            properties.insert(shapes.tag.into(), json!({ "const": k.kind }));
+            for f in k.required {
+                properties.insert((*f).into(), json!({ "not": { "type": "null" } }));
+            }
+            for f in k.forbidden {
+                properties.insert((*f).into(), json!({ "type": "null" }));
+            }
+            let mut required = vec![shapes.tag];
+            required.extend(k.required);
+            let mut description = format!("`{}: {}`", shapes.tag, k.kind);
+            if !k.required.is_empty() {
+                description += &format!(": needs `{}`", k.required.join("`, `"));
+            }
+            if !k.forbidden.is_empty() {
+                description += &format!("; no `{}`", k.forbidden.join("`, `"));
+            }
+            schemas.insert(
+                name,
+                json!({
+                    "type": "object",
+                    "description": description,
+                    "properties": properties,
+                    "required": required,
+                }),
+            );
+            one_of.push(json!({ "$ref": reference }));
+            mapping.insert(k.kind.into(), Value::String(reference));
+        }
+        if let Some(base) = schemas
+            .get_mut(shapes.schema)
+            .and_then(Value::as_object_mut)
+        {
+            base.insert("oneOf".into(), Value::Array(one_of));
+            base.insert(
+                "discriminator".into(),
+                json!({ "propertyName": shapes.tag, "mapping": mapping }),
+            );
+        }
+    }
+}
+
+/// A merge patch (RFC 7396) body is not the resource's draft: any of its fields may be left out
+/// (each stays as it is), and `null` removes an optional one. For every
+/// `application/merge-patch+json` body that names a draft, the document gets `{Draft}Patch`: the
+/// draft's properties, none required, no per-kind `oneOf` (the patched whole is checked as a
+/// create is, against what is stored).
+fn merge_patch_bodies(doc: &mut Value) {
+    // The schemas are taken out while the paths are walked, and put back in their place.
+    let Some(slot) = doc.get_mut("components") else {
+        return;
+    };
+    let mut components = slot.take();
+    if let (Some(paths), Some(schemas)) = (
+        doc.get_mut("paths").and_then(Value::as_object_mut),
+        components.get_mut("schemas").and_then(Value::as_object_mut),
+    ) {
+        for item in paths.values_mut().filter_map(Value::as_object_mut) {
+            for op in item.values_mut() {
+                let Some(body) =
+                    op.pointer_mut("/requestBody/content/application~1merge-patch+json/schema")
+                else {
+                    continue;
+                };
+                let Some(name) = body
+                    .get("$ref")
+                    .and_then(Value::as_str)
+                    .and_then(|r| r.strip_prefix("#/components/schemas/"))
+                    .map(str::to_owned)
+                else {
+                    continue;
+                };
+                let patch_name = format!("{name}Patch");
+                if !schemas.contains_key(&patch_name) {
+                    let Some(mut schema) = schemas.get(&name).cloned() else {
+                        continue;
+                    };
+                    let Some(o) = schema.as_object_mut() else {
+                        continue;
+                    };
+                    if !o.contains_key("required") && !o.contains_key("oneOf") {
+                        continue; // already the shape of a patch
+                    }
+                    o.remove("required");
+                    o.remove("oneOf");
+                    o.remove("discriminator");
+                    o.insert(
+                        "description".into(),
+                        Value::String(format!(
+                            "A JSON merge patch (RFC 7396) of a `{name}`: the fields to change, \
+                             each as `{name}` describes it; absent fields stay, `null` removes \
+                             an optional one. The result must be a valid `{name}`."
+                        )),
+                    );
+                    schemas.insert(patch_name.clone(), schema);
+                }
+                *body = json!({ "$ref": format!("#/components/schemas/{patch_name}") });
+            }
+        }
+    }
+    if let Some(slot) = doc.get_mut("components") {
+        *slot = components;
+    }
 }

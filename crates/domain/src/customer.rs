@@ -119,7 +119,7 @@ pub struct Address {
     pub postal_code: Option<String>,
     /// ISO 3166-1 alpha-2, e.g. `ES`.
     #[validate(custom(function = "validation::country_code"))]
-    #[schema(example = "ES", pattern = "^[A-Za-z]{2}$")]
+    #[schema(schema_with = crate::codes::optional_country_schema)]
     pub country: Option<String>,
 }
 
@@ -146,7 +146,7 @@ pub struct Preferences {
     pub language: Option<String>,
     /// ISO 4217 currency code, e.g. `EUR`.
     #[validate(custom(function = "validation::currency_code"))]
-    #[schema(example = "EUR", pattern = "^[A-Za-z]{3}$")]
+    #[schema(schema_with = crate::codes::optional_currency_schema)]
     pub currency: Option<String>,
     pub channel: Option<Channel>,
     /// Product categories the customer prefers.

@@ -76,7 +76,7 @@ pub struct InteractionDraft {
     pub amount_minor: Option<i64>,
     /// Purchases only: ISO 4217, e.g. `EUR`.
     #[validate(custom(function = "validation::currency_code"))]
-    #[schema(example = "EUR", pattern = "^[A-Za-z]{3}$")]
+    #[schema(schema_with = crate::codes::optional_currency_schema)]
     pub currency: Option<String>,
     /// Purchases only, e.g. `shoes`.
     #[validate(length(min = 1, max = 100))]
@@ -272,31 +272,66 @@ fn not_in_future(t: &DateTime<Utc>) -> Result<(), ValidationError> {
     }
 }
 
+/// The fields only a purchase carries.
+const PURCHASE_FIELDS: &[&str] = &["amount_minor", "currency", "product_category", "order_ref"];
+
+const fn not_a_purchase(kind: &'static str) -> crate::shape::KindShape {
+    crate::shape::KindShape {
+        kind,
+        required: &[],
+        forbidden: PURCHASE_FIELDS,
+    }
+}
+
+/// A purchase has an amount and a currency; other kinds carry no purchase fields.
+pub const INTERACTION_SHAPES: crate::shape::KindShapes = crate::shape::KindShapes {
+    schema: "InteractionDraft",
+    tag: "kind",
+    kinds: &[
+        crate::shape::KindShape {
+            kind: "purchase",
+            required: &["amount_minor", "currency"],
+            forbidden: &[],
+        },
+        not_a_purchase("note"),
+        not_a_purchase("call"),
+        not_a_purchase("meeting"),
+        not_a_purchase("message"),
+        not_a_purchase("complaint"),
+        not_a_purchase("feedback"),
+        not_a_purchase("survey"),
+        not_a_purchase("social_mention"),
+    ],
+};
+
 /// A purchase has a positive amount and a currency; other kinds carry no purchase fields.
 fn purchase_rules(d: &InteractionDraft) -> Result<(), ValidationError> {
+    let present = |field: &str| match field {
+        "amount_minor" => d.amount_minor.is_some(),
+        "currency" => d.currency.is_some(),
+        "product_category" => d.product_category.is_some(),
+        "order_ref" => d.order_ref.is_some(),
+        _ => false,
+    };
+    if d.is_purchase() && d.amount_minor.is_some_and(|a| a <= 0) {
+        return Err(error(
+            "purchase_amount",
+            "a purchase's amount_minor must be more than zero",
+        ));
+    }
+    if INTERACTION_SHAPES.fits(d.kind.as_str(), present) {
+        return Ok(());
+    }
     if d.is_purchase() {
-        match (d.amount_minor, &d.currency) {
-            (Some(a), Some(_)) if a > 0 => Ok(()),
-            (Some(a), _) if a <= 0 => Err(error(
-                "purchase_amount",
-                "a purchase's amount_minor must be more than zero",
-            )),
-            _ => Err(error(
-                "purchase_amount",
-                "a purchase needs amount_minor and currency",
-            )),
-        }
-    } else if d.amount_minor.is_some()
-        || d.currency.is_some()
-        || d.product_category.is_some()
-        || d.order_ref.is_some()
-    {
+        Err(error(
+            "purchase_amount",
+            "a purchase needs amount_minor and currency",
+        ))
+    } else {
         Err(error(
             "purchase_only",
             "amount_minor, currency, product_category and order_ref are for purchases only",
         ))
-    } else {
-        Ok(())
     }
 }
 

@@ -69,11 +69,13 @@ macro_rules! flat_schema {
 pub(crate) use flat_schema;
 
 pub mod auth;
+pub mod codes;
 pub mod conflict;
 pub mod customer;
 pub mod duplicates;
 pub mod interaction;
 pub mod loyalty;
+pub mod shape;
 pub mod sla;
 pub mod ticket;
 pub mod time;

@@ -15,7 +15,7 @@ use crate::validation::{self, ValidationFailure};
 pub struct EarnRule {
     /// ISO 4217, e.g. `USD`.
     #[validate(custom(function = "validation::currency_code"))]
-    #[schema(example = "USD")]
+    #[schema(schema_with = crate::codes::currency_schema)]
     pub currency: String,
     /// Points per whole unit of the currency (per dollar, not per cent), or per `per_units`
     /// units, before the tier's multiplier.
@@ -451,6 +451,7 @@ pub struct RewardDraft {
     pub amount_minor: Option<i64>,
     /// `fixed_discount` only: ISO 4217.
     #[validate(custom(function = "validation::currency_code"))]
+    #[schema(schema_with = crate::codes::optional_currency_schema)]
     pub currency: Option<String>,
     /// `voucher`: who honours it, e.g. a partner restaurant, cinema or hotel.
     #[validate(length(min = 1, max = 200))]
@@ -471,17 +472,38 @@ fn one() -> i64 {
     1
 }
 
+/// What each kind of reward carries: a percent discount its `percent_off`, a fixed discount its
+/// `amount_minor` and `currency`; a voucher neither discount.
+pub const REWARD_SHAPES: crate::shape::KindShapes = crate::shape::KindShapes {
+    schema: "RewardDraft",
+    tag: "kind",
+    kinds: &[
+        crate::shape::KindShape {
+            kind: "percent_discount",
+            required: &["percent_off"],
+            forbidden: &["amount_minor", "currency"],
+        },
+        crate::shape::KindShape {
+            kind: "fixed_discount",
+            required: &["amount_minor", "currency"],
+            forbidden: &["percent_off"],
+        },
+        crate::shape::KindShape {
+            kind: "voucher",
+            required: &[],
+            forbidden: &["percent_off", "amount_minor"],
+        },
+    ],
+};
+
 fn reward_rules(r: &RewardDraft) -> Result<(), ValidationError> {
-    let ok = match r.kind {
-        RewardKind::PercentDiscount => {
-            r.percent_off.is_some() && r.amount_minor.is_none() && r.currency.is_none()
-        }
-        RewardKind::FixedDiscount => {
-            r.percent_off.is_none() && r.amount_minor.is_some() && r.currency.is_some()
-        }
-        RewardKind::Voucher => r.percent_off.is_none() && r.amount_minor.is_none(),
+    let present = |field: &str| match field {
+        "percent_off" => r.percent_off.is_some(),
+        "amount_minor" => r.amount_minor.is_some(),
+        "currency" => r.currency.is_some(),
+        _ => false,
     };
-    if ok {
+    if REWARD_SHAPES.fits(r.kind.as_str(), present) {
         Ok(())
     } else {
         Err(validation::error(

@@ -173,11 +173,20 @@ pub struct ListInteractionsQuery {
     pub occurred_before: Option<DateTime<Utc>>,
     /// `-occurred_at` (default, newest first) or `occurred_at`.
     pub sort: Option<InteractionSort>,
-    /// Page size, 1 to 200 (default 50).
-    #[param(minimum = 1, maximum = 200)]
+    /// The list's page size (documented by [`LimitQuery`], as the export takes none).
+    #[param(ignore)]
     pub limit: Option<i64>,
     /// Opaque cursor from the previous page's `next_cursor`.
     pub cursor: Option<String>,
+}
+
+/// The page size of a list whose other parameters another operation shares.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LimitQuery {
+    /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
 }
 
 impl ListInteractionsQuery {
@@ -204,7 +213,7 @@ impl ListInteractionsQuery {
 /// List interactions, newest first by default, with keyset pagination.
 #[utoipa::path(
     get, path = "/api/v1/interactions", tag = "interactions",
-    params(ListInteractionsQuery),
+    params(ListInteractionsQuery, LimitQuery),
     responses(
         (status = 200, description = "A page of interactions", body = Page<Interaction>),
         (status = 400, description = "Bad query or cursor", body = Problem, content_type = "application/problem+json"),
@@ -347,9 +356,9 @@ pub struct TimelineQuery {
     pub cursor: Option<String>,
     /// Comma-separated kinds of event to include: `interaction` (needs `interactions:read`),
     /// `loyalty_entry` (`loyalty:read`), `ticket_event` (`tickets:read`). Absent: every kind the
-    /// credential may read; asking for a kind it may not read is a 403.
+    /// credential may read (an empty value too); asking for a kind it may not read is a 403.
     #[param(
-        pattern = "^(interaction|loyalty_entry|ticket_event)(,(interaction|loyalty_entry|ticket_event))*$"
+        pattern = "^((interaction|loyalty_entry|ticket_event)(,(interaction|loyalty_entry|ticket_event))*)?$"
     )]
     pub kinds: Option<String>,
 }
@@ -359,7 +368,7 @@ fn timeline_sources(
     principal: &crate::auth::Principal,
     kinds: Option<&str>,
 ) -> ApiResult<Vec<&'static dyn timeline::TimelineSource>> {
-    let Some(kinds) = kinds.map(str::trim).filter(|k| !k.is_empty()) else {
+    let Some(kinds) = kinds.filter(|k| !k.is_empty()) else {
         return Ok(timeline::SOURCES
             .iter()
             .copied()
@@ -367,7 +376,7 @@ fn timeline_sources(
             .collect());
     };
     let mut chosen: Vec<&'static dyn timeline::TimelineSource> = Vec::new();
-    for kind in kinds.split(',').map(str::trim) {
+    for kind in kinds.split(',') {
         let Some(source) = timeline::SOURCES.iter().copied().find(|s| s.kind() == kind) else {
             let known: Vec<&str> = timeline::SOURCES.iter().map(|s| s.kind()).collect();
             return Err(ApiError::new(

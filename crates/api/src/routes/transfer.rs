@@ -388,7 +388,7 @@ pub struct ExportInteractionsQuery {
     responses(
         (status = 200, description = "The interactions, streamed (oldest first unless `sort=-occurred_at`; a `cursor` from a list page resumes after it): NDJSON, or CSV with `format=csv`", content(
             (String = "application/x-ndjson"), (String = "text/csv; charset=utf-8"))),
-        (status = 400, description = "Bad query or cursor, or a `limit` (an export has none)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Bad query or cursor", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `interactions:read`", body = Problem, content_type = "application/problem+json"),
     )
@@ -421,7 +421,7 @@ pub async fn export_interactions(
     if list.limit.is_some() {
         return Err(ApiError::new(
             Code::InvalidQuery,
-            "an export has no page size: it streams everything that matches (resume with cursor)",
+            "limit: an export has no page size; it streams everything that matches (resume with cursor)",
         ));
     }
     let filter = list.filter();

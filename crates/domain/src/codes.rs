@@ -1,0 +1,95 @@
+//! The code lists a request's fields are checked against, as the API document states them: so
+//! that a value the document allows is one the server accepts, and the other way round.
+
+use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
+use utoipa::openapi::SchemaFormat;
+
+/// Every ISO 4217 currency code, upper case.
+pub fn currencies() -> Vec<&'static str> {
+    use iso_currency::IntoEnumIterator;
+    let mut codes: Vec<&'static str> = iso_currency::Currency::iter().map(|c| c.code()).collect();
+    codes.sort_unstable();
+    codes.dedup();
+    codes
+}
+
+/// Every ISO 3166-1 alpha-2 country code.
+pub fn countries() -> Vec<&'static str> {
+    let mut codes: Vec<&'static str> = isocountry::CountryCode::iter()
+        .map(|c| c.alpha2())
+        .collect();
+    codes.sort_unstable();
+    codes.dedup();
+    codes
+}
+
+fn code_schema(
+    codes: Vec<&'static str>,
+    nullable: bool,
+    description: &str,
+    example: &str,
+) -> Object {
+    let ty = if nullable {
+        utoipa::openapi::schema::SchemaType::from_iter([Type::String, Type::Null])
+    } else {
+        utoipa::openapi::schema::SchemaType::new(Type::String)
+    };
+    let mut values: Vec<serde_json::Value> = codes.into_iter().map(Into::into).collect();
+    if nullable {
+        values.push(serde_json::Value::Null);
+    }
+    ObjectBuilder::new()
+        .schema_type(ty)
+        .enum_values(Some(values))
+        .description(Some(description))
+        .examples([example])
+        .format(None::<SchemaFormat>)
+        .build()
+}
+
+/// The schema of a currency field: an ISO 4217 code.
+pub fn currency_schema() -> Object {
+    code_schema(
+        currencies(),
+        false,
+        "ISO 4217 currency code, e.g. `EUR`",
+        "EUR",
+    )
+}
+
+/// The schema of an optional currency field.
+pub fn optional_currency_schema() -> Object {
+    code_schema(
+        currencies(),
+        true,
+        "ISO 4217 currency code, e.g. `EUR`",
+        "EUR",
+    )
+}
+
+/// The schema of an optional country field: an ISO 3166-1 alpha-2 code.
+pub fn optional_country_schema() -> Object {
+    code_schema(
+        countries(),
+        true,
+        "ISO 3166-1 alpha-2 country code, e.g. `ES`",
+        "ES",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_code_passes_the_rule_that_checks_it() {
+        assert!(currencies().len() > 150);
+        assert!(countries().len() > 240);
+        for c in currencies() {
+            assert!(crate::validation::currency_code(c).is_ok(), "{c}");
+        }
+        for c in countries() {
+            assert!(crate::validation::country_code(c).is_ok(), "{c}");
+        }
+    }
+}

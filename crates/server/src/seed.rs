@@ -48,7 +48,7 @@
 //! `(n, k)`: every transaction's interaction ids are above those of the one before, which is
 //! what [`finish_interactions`] needs to recompute only the customers it touched, and both
 //! customers and interactions are appended to their id-ordered indexes instead of scattered
-//! through them (a third less CPU for SQLite at 100 000 customers). Loyalty entries (and their
+//! through them (measured: see docs/benchmarks.md). Loyalty entries (and their
 //! lots) are numbered the same way, in the customer's ledger order. Redemptions are UUIDv7
 //! stamped with their own time, as the API makes them: redemptions are listed by id. Reward
 //! codes, like every random choice, come from the seed.

@@ -65,9 +65,9 @@ pub fn insert_interactions(conn: &mut DbConn, rows: &[NewInteraction<'_>]) -> St
 const COPY_COLUMNS: usize = 21;
 
 /// PostgreSQL: the batch as one `COPY … FROM STDIN` in the binary format. Against multi-row
-/// `INSERT`s this saves PostgreSQL the parsing, planning and executor start-up of each statement:
-/// on 200 000 rows its CPU time went from ~5 s to ~3 s (most of what is left is index upkeep
-/// and the foreign-key check, which `COPY` runs too).
+/// `INSERT`s this saves PostgreSQL the parsing, planning and executor start-up of each statement
+/// (measured: see docs/benchmarks.md); most of what is left is index upkeep and the foreign-key
+/// check, which `COPY` runs too.
 fn copy_interactions(
     conn: &mut diesel::PgConnection,
     rows: &[NewInteraction<'_>],
@@ -222,15 +222,15 @@ struct IndexDef {
     sql: String,
 }
 
-/// SQLite, into an empty `interactions` table: drops its secondary (non-unique) indexes, so
-/// that [`rebuild_interaction_indexes`] builds each once, sorted, at the end. Inserted row by
-/// row, rows in time order land at random places of the by-customer indexes; building them
-/// afterwards is SQLite's own advice for bulk loads, and halves the B-tree work of a first
-/// import. The unique indexes stay: each batch looks up known ids and references in them.
-/// Nothing changes for readers: the drop and the rebuild happen inside the import's
-/// transaction, and other connections see the indexed table until it commits (a rollback
-/// restores it). Not on PostgreSQL, where dropping an index locks out readers of the table for
-/// the whole import; nor into a table that holds rows already, whose indexes it would rebuild.
+/// SQLite, into an empty `interactions` table: drops its secondary (non-unique) indexes, so that
+/// [`rebuild_interaction_indexes`] builds each once, sorted, at the end. Inserted row by row, rows
+/// in time order land at random places of the by-customer indexes; building them afterwards is
+/// SQLite's own advice for bulk loads, and cuts the B-tree work of a first import (measured: see
+/// docs/benchmarks.md). The unique indexes stay: each batch looks up known ids and references in
+/// them. Nothing changes for readers: the drop and the rebuild happen inside the import's
+/// transaction, and other connections see the indexed table until it commits (a rollback restores
+/// it). Not on PostgreSQL, where dropping an index locks out readers of the table for the whole
+/// import; nor into a table that holds rows already, whose indexes it would rebuild.
 pub fn defer_interaction_indexes(conn: &mut DbConn) -> StoreResult<Option<DeferredIndexes>> {
     let DbConn::Sqlite(c) = conn else {
         return Ok(None);
@@ -282,9 +282,10 @@ pub fn rebuild_interaction_indexes(
 pub fn finish_interactions(conn: &mut DbConn, first_id: Uuid) -> StoreResult<()> {
     if let DbConn::Pg(pg) = conn {
         // The planner's statistics still describe the table before the import (see
-        // `bulk_session`); with sequential scans off it recomputed the totals of 1 000 000 new
-        // rows through index scans in 3.7 s. ANALYZE inside the transaction samples this
-        // import's own rows too; with it the planner hashes, in 0.8 s.
+        // `bulk_session`); with sequential scans off it recomputed the totals of a large import
+        // through index scans. ANALYZE inside the transaction samples this import's own rows
+        // too; with it the planner hashes, several times faster (measured: see
+        // docs/benchmarks.md).
         pg.batch_execute("ANALYZE interactions; RESET enable_seqscan")?;
         let recent = diesel::alias!(ix as recent);
         customers::table

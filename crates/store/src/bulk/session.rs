@@ -21,13 +21,13 @@ pub(super) const BULK_CACHE_KIB: i64 = 128 * 1024;
 ///   cannot write once another has committed after it (`SQLITE_BUSY_SNAPSHOT`), so a merge
 ///   that slips in makes the import fail, not leave orphans. Tags and the seed's loyalty rows
 ///   are written with their parents. Enforced, the foreign key made SQLite keep a statement
-///   journal for every multi-row `INSERT` (a copy of each page it touched, 10 % of an import)
-///   and look the customer up row by row. Sorts (an index built at the end of an import) spill
-///   to temporary files, not memory, and use a second thread.
+///   journal for every multi-row `INSERT` (a copy of each page it touched; measured: see
+///   docs/benchmarks.md) and look the customer up row by row. Sorts (an index built at the end
+///   of an import) spill to temporary files, not memory, and use a second thread.
 /// - PostgreSQL: no sequential scans. A bulk load runs in one transaction, so the planner's
 ///   statistics still describe the tables as they were before it (often empty): it then chose
 ///   sequential scans for each batch's existence checks, and an import slowed down
-///   quadratically (793 rows/s over 200 000 rows, against 25 000 with index scans).
+///   quadratically (measured: see docs/benchmarks.md).
 pub fn bulk_session<T, E>(
     conn: &mut DbConn,
     f: impl FnOnce(&mut DbConn) -> Result<T, E>,
@@ -58,9 +58,9 @@ where
     // A failure to restore must not hide the work's own result.
     let _ = conn.batch_execute(&restore);
     if matches!(conn, DbConn::Sqlite(_)) && result.is_ok() {
-        // A bulk load leaves a write-ahead log as large as what it wrote (5 GB after 10 000 000
-        // interactions), which SQLite keeps on disk and the next process to open the file reads
-        // through (4 s for that one). Copy it into the database and empty it. Best effort: with
+        // A bulk load leaves a write-ahead log as large as what it wrote, which SQLite keeps on
+        // disk and the next process to open the file reads through (measured: see
+        // docs/benchmarks.md). Copy it into the database and empty it. Best effort: with
         // readers active it gives up after the busy timeout, and inside a transaction (the
         // server's writer) SQLite refuses it; the log is checkpointed later either way.
         let _ = conn.batch_execute("PRAGMA wal_checkpoint(TRUNCATE)");

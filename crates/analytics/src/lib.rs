@@ -10,6 +10,7 @@
 //! | --- | --- |
 //! | [`parse`] | byte-level parsers for transaction and path CSV text (pure: `&[u8]` in) |
 //! | [`summary`] | transactions → frequency / recency / T / mean repeat spend, calibration–holdout |
+//! | [`sharded`] | transactions CSV → calibration–holdout summaries, parsed and summed in parallel |
 //! | [`rfm`] | RFM quintile scores and named segments |
 //! | [`cluster`] | k-means (k-means++), silhouette, elbow |
 //! | [`clv`] | historic CLV, and the predictive pipeline combining the two models below |
@@ -27,6 +28,7 @@ pub mod gamma_gamma;
 pub mod optim;
 pub mod parse;
 pub mod rfm;
+pub mod sharded;
 pub mod special;
 pub mod summary;
 

@@ -47,8 +47,8 @@ pub async fn observe(
     let path = req.path().to_owned();
     let state = req.app_data::<web::Data<AppState>>().cloned();
     // Request-scoped debug logs carry the id through this span. It is at debug level because an
-    // enabled span on every request cost about a sixth of read throughput; the lines logged at
-    // info and above (below) name the request id themselves.
+    // enabled span on every request cost read throughput (measured: see docs/benchmarks.md); the
+    // lines logged at info and above (below) name the request id themselves.
     let span = tracing::debug_span!("request", request_id = %id);
 
     // Routing needs the only reference to the request, so it cannot be kept here for a panic

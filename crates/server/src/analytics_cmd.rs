@@ -14,9 +14,10 @@ use rapport_analytics::attribution::{self, Journeys, Model};
 use rapport_analytics::clv::{self, historic::HistoricBuilder};
 use rapport_analytics::gamma_gamma::ClvOptions;
 use rapport_analytics::parse::{
-    format_day, parse_date, ParseOrSink, PathParser, ShardedSummary, TransactionParser,
+    format_day, parse_date, ParseOrSink, PathParser, TransactionParser,
 };
 use rapport_analytics::rfm::{self, RfmBuilder};
+use rapport_analytics::sharded::ShardedSummary;
 use rapport_analytics::summary::{self, CalibrationHoldout, Merge, SummaryOptions, TimeUnit};
 use rapport_analytics::{AnalyticsError, Day, Transaction};
 use serde_json::{json, Value};

@@ -7,8 +7,8 @@ use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, ConnectionError};
 
 /// Page size of a new SQLite file, in bytes: 16 KiB instead of SQLite's 4 KiB. Fewer, fuller
-/// B-tree pages: a bulk import of 1 000 000 interactions ran 10 % faster, and the HTTP
-/// benchmarks did not move (docs/benchmarks.md). It only applies to a file being created.
+/// B-tree pages: bulk imports ran faster and the HTTP benchmarks did not move (measured: see
+/// docs/benchmarks.md). It only applies to a file being created.
 pub const SQLITE_PAGE_SIZE: u32 = 16 * 1024;
 
 /// SQLite's memory map size on every pooled connection, in bytes.

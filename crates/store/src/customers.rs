@@ -470,9 +470,10 @@ fn replace_tags(conn: &mut DbConn, id: Uuid, tags: &[String]) -> QueryResult<()>
     insert_tags(conn, id, tags)
 }
 
-/// Runs a statement on the backend's own connection. Through the multi-backend connection
-/// diesel writes a statement's SQL out again on every pass over it (cache lookup, binds), which
-/// showed up as a sixth of a `POST`'s CPU; the statements are the same on either backend.
+/// Runs a statement on the backend's own connection. Through the multi-backend connection diesel
+/// writes a statement's SQL out again on every pass over it (cache lookup, binds), which showed up
+/// in a `POST`'s profile (measured: see docs/benchmarks.md); the statements are the same on either
+/// backend.
 macro_rules! on_backend {
     ($conn:expr, |$c:ident| $body:expr) => {
         match $conn {

@@ -115,12 +115,12 @@ mod tests {
 
 /// `query LIMIT n` with `n` written into the SQL rather than bound, for keyset pages.
 ///
-/// PostgreSQL plans a prepared statement for each execution ("custom plan") until a plan for
-/// any parameters ("generic plan") looks no dearer. With `LIMIT $1` it never does: not knowing
-/// the limit, the generic plan is costed for a tenth of the table, and every page was planned
-/// again, about 100 µs of the server's ~220 µs for a 50-row page of customers. With the limit
-/// in the text the generic plan is chosen after five executions (and is the same index scan).
-/// Each distinct limit is its own cached statement; page sizes are a small set (1 to 201).
+/// PostgreSQL plans a prepared statement for each execution ("custom plan") until a plan for any
+/// parameters ("generic plan") looks no dearer. With `LIMIT $1` it never does: not knowing the
+/// limit, the generic plan is costed for a tenth of the table, and every page was planned again, a
+/// large part of what a page cost PostgreSQL (measured: see docs/benchmarks.md). With the limit in
+/// the text the generic plan is chosen after five executions (and is the same index scan). Each
+/// distinct limit is its own cached statement; page sizes are a small set (1 to 201).
 #[derive(Debug, Clone, Copy)]
 pub struct Limited<Q> {
     query: Q,
@@ -164,12 +164,12 @@ impl<Q, Conn> diesel::RunQueryDsl<Conn> for Limited<Q> {}
 /// SQLite.
 ///
 /// PostgreSQL plans a prepared statement with its parameters' values ("custom plan") and keeps
-/// doing so while that looks cheaper than a plan for any values. For a page after a cursor it
-/// does, as long as the cursor sits in the first two thirds of the table: the histogram says
-/// more rows follow it than the default guess, so the `LIMIT` looks cheaper. Every such page
-/// was planned again (page 1 000 of customers: 3 600 req/s against 4 700 for page 1). Behind
-/// a sub-select the value is unknown to both plans, they cost the same, and the plan is reused
-/// after five runs; it is still the index seek (`Index Cond: created_at >= $0`).
+/// doing so while that looks cheaper than a plan for any values. For a page after a cursor it does,
+/// as long as the cursor sits in the first two thirds of the table: the histogram says more rows
+/// follow it than the default guess, so the `LIMIT` looks cheaper. Every such page was planned
+/// again, and late pages ran slower than the first (measured: see docs/benchmarks.md). Behind a
+/// sub-select the value is unknown to both plans, they cost the same, and the plan is reused after
+/// five runs; it is still the index seek (`Index Cond: created_at >= $0`).
 #[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
 pub struct Opaque<T>(pub T);
 

@@ -84,10 +84,10 @@ impl FromSql<JsonType, Pg> for DbJson {
 
 // --- SQLite: UUIDs as 16-byte blobs, the rest as text. ---
 //
-// A blob UUID is less than half the size of its 36-byte text: every primary key, foreign key
-// and index entry shrinks with it (an import of 1 000 000 interactions does a third less B-tree
-// work). Blobs compare byte by byte, which is the order of the lowercase hyphenated text, so
-// keyset pages and `ORDER BY id` are unchanged. Migration 000009 converted the text ids of
+// A blob UUID is less than half the size of its 36-byte text: every primary key, foreign key and
+// index entry shrinks with it, and so does an import's B-tree work (measured: see
+// docs/benchmarks.md). Blobs compare byte by byte, which is the order of the lowercase hyphenated
+// text, so keyset pages and `ORDER BY id` are unchanged. Migration 000009 converted the text ids of
 // databases made before it (a text id still decodes, but lookups bind blobs).
 
 fn sqlite_text(bytes: SqliteValue<'_, '_, '_>) -> deserialize::Result<String> {

@@ -77,3 +77,31 @@ both_backends! {
         assert_problem(app.anon(Method::POST, "/health/live").send().await.unwrap(), StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
     }
 }
+
+both_backends! {
+    async fn an_integral_number_is_an_integer_however_it_is_written(app) {
+        // JSON has one kind of number and JSON Schema calls 250.0 an integer: so does the API.
+        let c = app.create_customer(json!({"given_name": "Ana"})).await;
+        let url = format!("/api/v1/customers/{}/loyalty/transactions", c["id"].as_str().unwrap());
+        let res = app.admin(Method::POST, &url).header("content-type", "application/json").body(r#"{"points": 250.0, "reason": "goodwill"}"#).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let res = app.admin(Method::POST, &url).header("content-type", "application/json").body(r#"{"points": 2.5e2, "reason": "goodwill"}"#).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let res = app.admin(Method::POST, &url).header("content-type", "application/json").body(r#"{"points": 2.5, "reason": "goodwill"}"#).send().await.unwrap();
+        let problem = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        assert_eq!(problem["errors"][0]["field"], "points");
+        let account: serde_json::Value = app.admin(Method::GET, &format!("/api/v1/customers/{}/loyalty", c["id"].as_str().unwrap())).send().await.unwrap().json().await.unwrap();
+        assert_eq!(account["balance"], 500);
+    }
+
+    async fn a_bad_patch_is_a_422_whatever_its_if_match(app) {
+        let c = app.create_customer(json!({"given_name": "Ana"})).await;
+        let url = format!("/api/v1/customers/{}", c["id"].as_str().unwrap());
+        let res = app.admin(Method::PATCH, &url).header("if-match", "\"v9\"").json(&json!({"tags": 5})).send().await.unwrap();
+        assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        let res = app.admin(Method::PATCH, &url).header("if-match", "\"v9\"").json(&json!({"tags": ["vip"]})).send().await.unwrap();
+        assert_problem(res, StatusCode::PRECONDITION_FAILED, "precondition_failed").await;
+        let now: serde_json::Value = app.admin(Method::GET, &url).send().await.unwrap().json().await.unwrap();
+        assert_eq!((now["version"].as_i64(), now["tags"].clone()), (Some(1), json!([])));
+    }
+}

@@ -72,3 +72,66 @@ fn every_post_that_honours_an_idempotency_key_documents_it() {
     }
     assert!(honoured >= 14, "{honoured}");
 }
+
+/// What an `Idempotency-Key` can answer by itself is documented wherever one is taken.
+#[test]
+fn every_keyed_operation_documents_what_the_key_can_answer() {
+    let doc: serde_json::Value =
+        serde_json::from_str(&rapport_api::openapi::document_json()).unwrap();
+    let mut keyed = 0;
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            let takes_key = op["parameters"]
+                .as_array()
+                .is_some_and(|ps| ps.iter().any(|p| p["name"] == "Idempotency-Key"));
+            if !takes_key {
+                continue;
+            }
+            keyed += 1;
+            for (status, code) in [
+                ("409", "idempotency_in_progress"),
+                ("422", "idempotency_key_reused"),
+            ] {
+                let description = op["responses"][status]["description"]
+                    .as_str()
+                    .unwrap_or("");
+                assert!(
+                    description.contains(code),
+                    "{method} {path}: {status} does not name {code}"
+                );
+            }
+        }
+    }
+    assert!(keyed >= 14, "{keyed}");
+}
+
+/// A body whose shape depends on its kind has one schema per kind, and every kind has one.
+#[test]
+fn kind_dependent_bodies_have_a_schema_per_kind() {
+    let doc: serde_json::Value =
+        serde_json::from_str(&rapport_api::openapi::document_json()).unwrap();
+    for (schema, kinds) in [
+        (
+            "RewardDraft",
+            doc["components"]["schemas"]["RewardKind"]["enum"].clone(),
+        ),
+        (
+            "InteractionDraft",
+            doc["components"]["schemas"]["InteractionKind"]["enum"].clone(),
+        ),
+    ] {
+        let mapping = doc["components"]["schemas"][schema]["discriminator"]["mapping"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{schema} has no discriminator"));
+        let mut mapped: Vec<&str> = mapping.keys().map(String::as_str).collect();
+        let mut all: Vec<&str> = kinds
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k.as_str().unwrap())
+            .collect();
+        mapped.sort_unstable();
+        all.sort_unstable();
+        assert_eq!(mapped, all, "{schema}");
+    }
+}

@@ -65,10 +65,45 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        json_error(&path, &inner)
-    })?;
-    de.end().map_err(|e| json_error(".", &e))?;
-    Ok(value)
+        (path, inner)
+    });
+    match value {
+        Ok(value) => {
+            de.end().map_err(|e| json_error(".", &e))?;
+            Ok(value)
+        }
+        // JSON has one kind of number: `3.0` is the integer 3 (as JSON Schema says), which serde
+        // refuses for an integer field. Only a body that failed pays for the second reading.
+        Err((path, e)) if e.classify() == serde_json::error::Category::Data => {
+            integral_floats_as_integers(bytes).ok_or_else(|| json_error(&path, &e))
+        }
+        Err((path, e)) => Err(json_error(&path, &e)),
+    }
+}
+
+/// The body read again with every integral number (`3.0`, `1e3`) as an integer; `None` when it
+/// has none, or still does not fit `T`.
+fn integral_floats_as_integers<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
+    fn fix(v: &mut serde_json::Value) -> bool {
+        match v {
+            serde_json::Value::Number(n) if n.is_f64() => match n.as_f64() {
+                Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
+                    *v = serde_json::Value::from(f as i64);
+                    true
+                }
+                _ => false,
+            },
+            // Every item is fixed, so no short-circuiting `any`.
+            serde_json::Value::Array(items) => items.iter_mut().map(fix).filter(|&f| f).count() > 0,
+            serde_json::Value::Object(map) => map.values_mut().map(fix).filter(|&f| f).count() > 0,
+            _ => false,
+        }
+    }
+    let mut value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    if !fix(&mut value) {
+        return None;
+    }
+    serde_json::from_value(value).ok()
 }
 
 fn json_error(path: &str, e: &serde_json::Error) -> ApiError {
@@ -319,16 +354,17 @@ where
 {
     for _ in 0..5 {
         let (current, version) = read().await?;
+        // The patch is judged before the precondition: a bad body is a 422 whatever the ETag.
+        let mut doc = serde_json::to_value(&current).map_err(|e| ApiError::Internal(e.into()))?;
+        rapport_domain::customer::merge_patch(&mut doc, patch);
+        let bytes = serde_json::to_vec(&doc).map_err(|e| ApiError::Internal(e.into()))?;
+        let draft = parse_json::<D>(&bytes)?.parse()?;
         if expected.is_some_and(|v| v != version) {
             return Err(ApiError::new(
                 Code::PreconditionFailed,
                 "If-Match does not match the current entity tag",
             ));
         }
-        let mut doc = serde_json::to_value(&current).map_err(|e| ApiError::Internal(e.into()))?;
-        rapport_domain::customer::merge_patch(&mut doc, patch);
-        let bytes = serde_json::to_vec(&doc).map_err(|e| ApiError::Internal(e.into()))?;
-        let draft = parse_json::<D>(&bytes)?.parse()?;
         match write(draft, version).await {
             Err(ApiError::Client {
                 code: Code::PreconditionFailed,

@@ -140,7 +140,11 @@ impl Modify for Security {
 pub fn document_json() -> String {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
     kind_shapes(&mut doc);
+    at_least_one(&mut doc);
     merge_patch_bodies(&mut doc);
+    create_bodies(&mut doc);
+    idempotent_responses(&mut doc);
+    no_nul_in_text(&mut doc);
     let mut s = serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into());
     s.push('\n');
     s
@@ -206,6 +210,27 @@ fn kind_shapes(doc: &mut Value) {
     }
 }
 
+/// A body that needs one of some fields gets an `anyOf` of them, each present and not blank.
+fn at_least_one(doc: &mut Value) {
+    let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    for rule in rapport_domain::shape::AT_LEAST_ONE {
+        let Some(base) = schemas.get_mut(rule.schema).and_then(Value::as_object_mut) else {
+            continue;
+        };
+        let any_of: Vec<Value> = rule
+            .fields
+            .iter()
+            .map(|f| json!({ "required": [f], "properties": { *f: { "type": "string", "pattern": "\\S" } } }))
+            .collect();
+        base.insert("anyOf".into(), Value::Array(any_of));
+    }
+}
+
 /// A merge patch (RFC 7396) body is not the resource's draft: any of its fields may be left out
 /// (each stays as it is), and `null` removes an optional one. For every
 /// `application/merge-patch+json` body that names a draft, the document gets `{Draft}Patch`: the
@@ -244,12 +269,15 @@ fn merge_patch_bodies(doc: &mut Value) {
                     let Some(o) = schema.as_object_mut() else {
                         continue;
                     };
-                    if !o.contains_key("required") && !o.contains_key("oneOf") {
-                        continue; // already the shape of a patch
-                    }
                     o.remove("required");
+                    o.remove("anyOf");
                     o.remove("oneOf");
                     o.remove("discriminator");
+                    if let Some(props) = o.get_mut("properties").and_then(Value::as_object_mut) {
+                        for p in props.values_mut() {
+                            or_null(p);
+                        }
+                    }
                     o.insert(
                         "description".into(),
                         Value::String(format!(
@@ -258,6 +286,16 @@ fn merge_patch_bodies(doc: &mut Value) {
                              an optional one. The result must be a valid `{name}`."
                         )),
                     );
+                    if let Some((_, field, extra)) =
+                        PATCH_EXTRAS.iter().find(|(schema, _, _)| *schema == name)
+                    {
+                        if let Some(props) = o_props(&mut schema).and_then(Value::as_object_mut) {
+                            props.insert(
+                                (*field).into(),
+                                serde_json::from_str(extra).unwrap_or_default(),
+                            );
+                        }
+                    }
                     schemas.insert(patch_name.clone(), schema);
                 }
                 *body = json!({ "$ref": format!("#/components/schemas/{patch_name}") });
@@ -266,5 +304,203 @@ fn merge_patch_bodies(doc: &mut Value) {
     }
     if let Some(slot) = doc.get_mut("components") {
         *slot = components;
+    }
+}
+
+/// Fields a patch takes beyond its draft's: `(draft, field, schema)`.
+const PATCH_EXTRAS: &[(&str, &str, &str)] = &[(
+    "RewardDraft",
+    "active",
+    r#"{"type": "boolean", "description": "`false` takes the reward off the catalog, `true` puts it back"}"#,
+)];
+
+fn o_props(schema: &mut Value) -> Option<&mut Value> {
+    schema.get_mut("properties")
+}
+
+/// The body of a create that takes fewer values of a field than a change does:
+/// `(path, draft, field, values)`; the create's body is `New{draft}`.
+const CREATE_ONLY: &[(&str, &str, &str, &[&str])] =
+    &[("/api/v1/tickets", "TicketDraft", "status", &["new", "open"])];
+
+fn create_bodies(doc: &mut Value) {
+    for (path, draft, field, values) in CREATE_ONLY {
+        let name = format!("New{draft}");
+        let Some(mut schema) = doc
+            .pointer(&format!("/components/schemas/{draft}"))
+            .cloned()
+        else {
+            continue;
+        };
+        if let Some(p) = schema.pointer_mut(&format!("/properties/{field}")) {
+            let description = p.get("description").cloned();
+            *p = json!({ "type": "string", "enum": values, "default": values[0] });
+            if let Some(d) = description {
+                p["description"] = d;
+            }
+        }
+        let pointer = format!(
+            "/paths/{}/post/requestBody/content/application~1json/schema",
+            path.replace('/', "~1")
+        );
+        let Some(body) = doc.pointer_mut(&pointer) else {
+            continue;
+        };
+        *body = json!({ "$ref": format!("#/components/schemas/{name}") });
+        if let Some(schemas) = doc
+            .pointer_mut("/components/schemas")
+            .and_then(Value::as_object_mut)
+        {
+            schemas.insert(name, schema);
+        }
+    }
+}
+
+/// A schema that also takes `null`.
+fn or_null(schema: &mut Value) {
+    let Some(o) = schema.as_object_mut() else {
+        return;
+    };
+    if let Some(values) = o.get_mut("enum").and_then(Value::as_array_mut) {
+        if !values.contains(&Value::Null) {
+            values.push(Value::Null);
+        }
+    }
+    match o.get_mut("type") {
+        Some(Value::String(t)) => {
+            if t != "null" {
+                let t = std::mem::take(t);
+                o.insert("type".into(), json!([t, "null"]));
+            }
+        }
+        Some(Value::Array(types)) => {
+            if !types.contains(&json!("null")) {
+                types.push(json!("null"));
+            }
+        }
+        _ => {
+            let inner = Value::Object(std::mem::take(o));
+            o.insert("anyOf".into(), json!([inner, { "type": "null" }]));
+        }
+    }
+}
+
+/// Every operation that honours `Idempotency-Key` documents what the key itself can answer: 409
+/// `idempotency_in_progress` (the first attempt is still running) and 422
+/// `idempotency_key_reused` (the key came with another request).
+fn idempotent_responses(doc: &mut Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let problem = json!({
+        "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } }
+    });
+    for op in paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut())
+    {
+        let keyed = op
+            .get("parameters")
+            .and_then(Value::as_array)
+            .is_some_and(|ps| ps.iter().any(|p| p["name"] == "Idempotency-Key"));
+        let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        if !keyed {
+            continue;
+        }
+        for (status, code, what) in [
+            (
+                "409",
+                "idempotency_in_progress",
+                "a request with this Idempotency-Key is still running (retry after `Retry-After`)",
+            ),
+            (
+                "422",
+                "idempotency_key_reused",
+                "this Idempotency-Key came with another request",
+            ),
+        ] {
+            let entry = responses
+                .entry(status)
+                .or_insert_with(|| json!({ "description": "", "content": problem.clone() }));
+            let description = entry["description"].as_str().unwrap_or("").to_owned();
+            if !description.contains(code) {
+                let line = format!("`{code}`: {what}");
+                entry["description"] = Value::String(if description.is_empty() {
+                    line
+                } else {
+                    format!("{description}; {line}")
+                });
+            }
+        }
+    }
+}
+
+/// No text the server takes may hold a NUL character (`\u0000`): said on every string a request
+/// carries, in a body or a parameter.
+fn no_nul_in_text(doc: &mut Value) {
+    fn walk(schema: &mut Value) {
+        match schema {
+            Value::Object(o) => {
+                let is_text = match o.get("type") {
+                    Some(Value::String(t)) => t == "string",
+                    Some(Value::Array(ts)) => ts.contains(&json!("string")),
+                    _ => false,
+                };
+                if is_text && !o.contains_key("enum") && !o.contains_key("not") {
+                    o.insert(
+                        "not".into(),
+                        json!({ "type": "string", "pattern": "\\u0000" }),
+                    );
+                }
+                let is_object = match o.get("type") {
+                    Some(Value::String(t)) => t == "object",
+                    Some(Value::Array(ts)) => ts.contains(&json!("object")),
+                    _ => false,
+                };
+                if is_object && !o.contains_key("propertyNames") {
+                    o.insert(
+                        "propertyNames".into(),
+                        json!({ "not": { "type": "string", "pattern": "\\u0000" } }),
+                    );
+                }
+                for (k, v) in o.iter_mut() {
+                    if k != "not"
+                        && k != "enum"
+                        && k != "example"
+                        && k != "examples"
+                        && k != "propertyNames"
+                    {
+                        walk(v);
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    if let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    {
+        // A problem is an answer, and may quote what was refused.
+        for (name, schema) in schemas.iter_mut() {
+            if name != "Problem" && name != "FieldError" {
+                walk(schema);
+            }
+        }
+    }
+    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        for op in paths
+            .values_mut()
+            .filter_map(Value::as_object_mut)
+            .flat_map(|item| item.values_mut())
+        {
+            if let Some(params) = op.get_mut("parameters") {
+                walk(params);
+            }
+        }
     }
 }

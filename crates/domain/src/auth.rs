@@ -236,14 +236,11 @@ impl User {
 /// the result parsed again.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(as = UpdateUser)]
 pub struct UserSettings {
-    #[schema(min_length = 1, max_length = 100, pattern = "\\S", required = false)]
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: String,
-    #[schema(required = false)]
     pub role: Role,
     /// `true` disables the account and revokes its refresh tokens; `false` enables it.
-    #[schema(required = false)]
     pub disabled: bool,
 }
 
@@ -364,11 +361,10 @@ impl ApiKey {
 /// new key for that.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(as = UpdateApiKey)]
 pub struct ApiKeySettings {
-    #[schema(min_length = 1, max_length = 100, pattern = "\\S", required = false)]
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: String,
-    #[schema(min_items = 1, required = false)]
+    #[schema(min_items = 1)]
     pub scopes: Vec<Scope>,
     /// A new expiry must lie in the future; `null` removes it.
     #[serde(default, serialize_with = "crate::time::serialize_option")]

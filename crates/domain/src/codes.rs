@@ -77,6 +77,44 @@ pub fn optional_country_schema() -> Object {
     )
 }
 
+/// A free label (a tag): 1 to 50 characters, not only spaces; stored trimmed, in lower case,
+/// without duplicates.
+pub struct Label;
+
+impl utoipa::PartialSchema for Label {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::SchemaType::new(Type::String))
+            .min_length(Some(1))
+            .max_length(Some(50))
+            .pattern(Some("\\S"))
+            .description(Some(
+                "A free label: 1 to 50 characters, not only spaces; stored trimmed and in lower case",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Label {}
+
+/// Points that move an account: not zero, up to a billion either way.
+pub fn nonzero_points_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{OneOfBuilder, SchemaType};
+    let range = |min: i64, max: i64| {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::new(Type::Integer))
+            .minimum(Some(min))
+            .maximum(Some(max))
+            .build()
+    };
+    OneOfBuilder::new()
+        .item(range(1, 1_000_000_000))
+        .item(range(-1_000_000_000, -1))
+        .description(Some("Not zero: positive awards, negative takes"))
+        .build()
+        .into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

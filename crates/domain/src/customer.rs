@@ -207,6 +207,7 @@ pub struct CustomerDraft {
     /// Free labels; stored in lower case, without duplicates.
     #[serde(default)]
     #[validate(length(max = 50), custom(function = "short_labels"))]
+    #[schema(value_type = Vec<crate::codes::Label>, max_items = 50)]
     pub tags: Vec<String>,
     /// Any JSON object, up to 16 KiB.
     #[serde(default)]
@@ -453,8 +454,21 @@ pub(crate) fn dedup_labels(labels: &mut Vec<String>) {
     });
 }
 
+/// A customer is somebody: a name, an e-mail or a phone.
+pub const IDENTITY: crate::shape::AtLeastOne = crate::shape::AtLeastOne {
+    schema: "CustomerDraft",
+    fields: &["given_name", "family_name", "email", "phone"],
+};
+
 fn identifiable(d: &CustomerDraft) -> Result<(), ValidationError> {
-    if d.given_name.is_none() && d.family_name.is_none() && d.email.is_none() && d.phone.is_none() {
+    let present = |field: &str| match field {
+        "given_name" => d.given_name.is_some(),
+        "family_name" => d.family_name.is_some(),
+        "email" => d.email.is_some(),
+        "phone" => d.phone.is_some(),
+        _ => false,
+    };
+    if !IDENTITY.fits(present) {
         Err(error(
             "identity_required",
             "a customer needs at least a name, an e-mail or a phone",

@@ -44,11 +44,11 @@ crate::string_enum! {
 #[serde(deny_unknown_fields)]
 pub struct Tier {
     #[validate(length(min = 1, max = 50), custom(function = "validation::not_blank"))]
-    #[schema(example = "gold", max_length = 50)]
+    #[schema(example = "gold", min_length = 1, max_length = 50, pattern = "\\S")]
     pub name: String,
     /// Qualifying points needed (see `tier_window_days`).
     #[validate(range(min = 0, max = 1_000_000_000_000_i64))]
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_i64)]
     pub min_points: i64,
     /// Earn multiplier in percent: 100 earns as is, 150 earns half as much again.
     #[validate(range(min = 100, max = 1_000))]
@@ -231,7 +231,7 @@ pub struct EntrySource {
 pub struct AdjustmentDraft {
     /// Non-zero; taking more than the customer has is refused.
     #[validate(range(min = -1_000_000_000_i64, max = 1_000_000_000_i64), custom(function = "non_zero"))]
-    #[schema(minimum = -1_000_000_000_i64, maximum = 1_000_000_000_i64, example = 250)]
+    #[schema(schema_with = crate::codes::nonzero_points_schema)]
     pub points: i64,
     /// Why, for the record.
     #[validate(length(min = 1, max = 500), custom(function = "validation::not_blank"))]
@@ -431,7 +431,12 @@ crate::string_enum! {
 #[validate(schema(function = "reward_rules"))]
 pub struct RewardDraft {
     #[validate(length(min = 1, max = 200), custom(function = "validation::not_blank"))]
-    #[schema(example = "10 % off a purchase", max_length = 200)]
+    #[schema(
+        example = "10 % off a purchase",
+        min_length = 1,
+        max_length = 200,
+        pattern = "\\S"
+    )]
     pub name: String,
     #[validate(length(max = 2000))]
     #[schema(max_length = 2000)]
@@ -447,7 +452,7 @@ pub struct RewardDraft {
     pub percent_off: Option<i64>,
     /// `fixed_discount` only: the amount off, in minor units.
     #[validate(range(min = 1, max = 1_000_000_000_000_i64))]
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, maximum = 1_000_000_000_000_i64)]
     pub amount_minor: Option<i64>,
     /// `fixed_discount` only: ISO 4217.
     #[validate(custom(function = "validation::currency_code"))]
@@ -464,7 +469,7 @@ pub struct RewardDraft {
     pub quantity: i64,
     /// Redemptions left; absent: unlimited.
     #[validate(range(min = 0, max = 1_000_000_000))]
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     pub stock: Option<i64>,
 }
 

@@ -32,6 +32,22 @@ impl KindShapes {
     }
 }
 
+/// A body that needs at least one of some fields (present, and not only spaces).
+#[derive(Debug, Clone, Copy)]
+pub struct AtLeastOne {
+    pub schema: &'static str,
+    pub fields: &'static [&'static str],
+}
+
+impl AtLeastOne {
+    pub fn fits(&self, present: impl Fn(&str) -> bool) -> bool {
+        self.fields.iter().any(|f| present(f))
+    }
+}
+
+/// Every at-least-one rule, for the document.
+pub const AT_LEAST_ONE: &[&AtLeastOne] = &[&crate::customer::IDENTITY];
+
 /// Every table, for the document.
 pub const ALL: &[&KindShapes] = &[
     &crate::loyalty::REWARD_SHAPES,

@@ -106,7 +106,7 @@ impl Weekday {
 #[serde(deny_unknown_fields)]
 pub struct OpeningHours {
     /// The weekdays it applies to.
-    #[schema(example = json!(["mon", "tue", "wed", "thu", "fri"]))]
+    #[schema(example = json!(["mon", "tue", "wed", "thu", "fri"]), min_items = 1)]
     pub days: Vec<Weekday>,
     /// Local opening time, `HH:MM` (00:00 to 23:59).
     #[schema(example = "09:00", pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$")]
@@ -133,7 +133,7 @@ pub struct Calendar {
     #[schema(example = "Europe/Madrid")]
     pub time_zone: String,
     /// Working intervals; at least one, none overlapping on the same weekday.
-    #[schema(max_items = 100)]
+    #[schema(min_items = 1, max_items = 100)]
     pub hours: Vec<OpeningHours>,
     /// Local dates without business hours.
     #[serde(default)]

@@ -148,6 +148,7 @@ pub struct TicketDraft {
     /// Free labels; stored in lower case, without duplicates.
     #[serde(default)]
     #[validate(length(max = 50), custom(function = "short_labels"))]
+    #[schema(value_type = Vec<crate::codes::Label>, max_items = 50)]
     pub tags: Vec<String>,
     #[serde(default)]
     pub priority: Priority,
@@ -169,6 +170,7 @@ pub struct TicketDraft {
     /// afterwards. The SLA clocks start here.
     #[serde(default, serialize_with = "crate::time::serialize_option")]
     #[validate(custom(function = "not_in_future"))]
+    #[schema(pattern = "^(19[7-9][0-9]|[2-9][0-9]{3})-")]
     pub opened_at: Option<DateTime<Utc>>,
 }
 

@@ -344,7 +344,7 @@ pub async fn get_reward(
     patch, path = "/api/v1/loyalty/rewards/{id}", tag = "loyalty",
     params(("id" = Uuid, Path, description = "Reward id"),
         ("If-Match" = Option<String>, Header, description = "ETag from a previous read; 412 if it is stale")),
-    request_body(content = serde_json::Value, description = "JSON merge patch (RFC 7396) of the reward's terms, and optionally `active`",
+    request_body(content = RewardDraft, description = "JSON merge patch (RFC 7396) of the reward's terms, and optionally `active`",
         content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "The edited reward", body = Reward, headers(("ETag" = String))),

@@ -111,7 +111,7 @@ pub async fn get_policy(
     patch, path = "/api/v1/sla-policies/{id}", tag = "tickets",
     params(("id" = Uuid, Path, description = "Policy id"),
         ("If-Match" = Option<String>, Header, description = "ETag from a previous read; 412 if it is stale")),
-    request_body(content = serde_json::Value, description = "JSON merge patch (RFC 7396) of the policy",
+    request_body(content = SlaPolicyDraft, description = "JSON merge patch (RFC 7396) of the policy",
         content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "The changed policy", body = SlaPolicy, headers(("ETag" = String))),

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::auth::{scope, Auth};
-use crate::error::{ApiError, ApiResult, Code, Problem};
+use crate::error::{ApiResult, Problem};
 use crate::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -17,7 +17,8 @@ use crate::AppState;
 pub struct StatsQuery {
     /// Tickets created at or after (RFC 3339).
     pub from: Option<DateTime<Utc>>,
-    /// Tickets created strictly before (RFC 3339).
+    /// Tickets created strictly before (RFC 3339). A `to` at or before `from` is an empty range:
+    /// a report of no tickets.
     pub to: Option<DateTime<Utc>>,
     /// Bucket length of `by_period` (default `month`).
     pub period: Option<StatsPeriod>,
@@ -42,14 +43,6 @@ pub async fn ticket_stats(
     query: web::Query<StatsQuery>,
 ) -> ApiResult<HttpResponse> {
     let q = query.into_inner();
-    if let (Some(f), Some(t)) = (q.from, q.to) {
-        if f >= t {
-            return Err(ApiError::new(
-                Code::InvalidQuery,
-                "`from` must be before `to`",
-            ));
-        }
-    }
     let now = rapport_domain::now();
     let (from, to) = (q.from, q.to);
     let facts = state

@@ -128,7 +128,7 @@ pub async fn get_ticket(
     patch, path = "/api/v1/tickets/{id}", tag = "tickets",
     params(("id" = Uuid, Path, description = "Ticket id"),
         ("If-Match" = Option<String>, Header, description = "ETag from a previous read; 412 if it is stale")),
-    request_body(content = serde_json::Value, description = "JSON merge patch (RFC 7396) of the ticket's writable fields",
+    request_body(content = TicketDraft, description = "JSON merge patch (RFC 7396) of the ticket's writable fields",
         content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "The changed ticket", body = Ticket, headers(("ETag" = String))),
@@ -196,8 +196,12 @@ pub async fn patch_ticket(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListTicketsQuery {
-    /// Statuses, any of them: comma-separated (`new,open`) or repeated (`status=new&status=open`).
+    /// Statuses, any of them: comma-separated (`new,open`) or repeated (`status=new&status=open`);
+    /// an empty value filters nothing.
     #[serde(default)]
+    #[param(
+        pattern = "^((new|open|pending|on_hold|solved|closed)(,(new|open|pending|on_hold|solved|closed))*)?$"
+    )]
     pub status: Vec<String>,
     pub priority: Option<Priority>,
     /// Tickets of this staff user.
@@ -241,15 +245,14 @@ pub enum TicketSort {
 fn statuses(values: &[String]) -> ApiResult<Vec<TicketStatus>> {
     values
         .iter()
+        .filter(|v| !v.is_empty())
         .flat_map(|v| v.split(','))
-        .filter(|s| !s.trim().is_empty())
         .map(|s| {
-            TicketStatus::parse(s.trim()).ok_or_else(|| {
+            TicketStatus::parse(s).ok_or_else(|| {
                 ApiError::new(
                     Code::InvalidQuery,
                     format!(
-                        "unknown status `{}`; statuses are new, open, pending, on_hold, solved, closed",
-                        s.trim()
+                        "unknown status `{s}`; statuses are new, open, pending, on_hold, solved, closed"
                     ),
                 )
             })

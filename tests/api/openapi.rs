@@ -135,3 +135,39 @@ fn kind_dependent_bodies_have_a_schema_per_kind() {
         assert_eq!(mapped, all, "{schema}");
     }
 }
+
+/// The answers every operation of a kind can give are documented on every such operation.
+#[test]
+fn every_operation_documents_the_answers_of_its_kind() {
+    let doc: serde_json::Value =
+        serde_json::from_str(&rapport_api::openapi::document_json()).unwrap();
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            let responses = op["responses"].as_object().unwrap();
+            let public = op["security"].as_array().is_some_and(|s| {
+                s.iter()
+                    .all(|r| r.as_object().is_some_and(|o| o.is_empty()))
+            });
+            if !public {
+                assert!(responses.contains_key("401"), "{method} {path}: no 401");
+            }
+            let json_body = op["requestBody"]["content"]
+                .as_object()
+                .is_some_and(|c| c.keys().any(|k| k.contains("json")));
+            if json_body {
+                for status in ["400", "413", "415", "422"] {
+                    assert!(
+                        responses.contains_key(status),
+                        "{method} {path}: no {status}"
+                    );
+                }
+            }
+            if path.contains('{') {
+                assert!(
+                    responses.contains_key("400"),
+                    "{method} {path}: no 400 for a bad id"
+                );
+            }
+        }
+    }
+}

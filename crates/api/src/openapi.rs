@@ -143,6 +143,7 @@ pub fn document_json() -> String {
     at_least_one(&mut doc);
     merge_patch_bodies(&mut doc);
     create_bodies(&mut doc);
+    standard_responses(&mut doc);
     idempotent_responses(&mut doc);
     no_nul_in_text(&mut doc);
     let mut s = serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into());
@@ -381,6 +382,82 @@ fn or_null(schema: &mut Value) {
         _ => {
             let inner = Value::Object(std::mem::take(o));
             o.insert("anyOf".into(), json!([inner, { "type": "null" }]));
+        }
+    }
+}
+
+/// The answers every operation of a kind can give, written once: 401 on every operation that
+/// needs credentials; on one with a JSON body 400 (malformed JSON), 413, 415 and 422; 400 for a
+/// bad path id or query on one that takes them. A handler lists only its own answers (the
+/// success, 403 with its scope, 404, 409 with its conflict codes, 412), and may word one of
+/// these itself.
+fn standard_responses(doc: &mut Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let problem = json!({
+        "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } }
+    });
+    for op in paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut())
+    {
+        let public = op
+            .get("security")
+            .and_then(Value::as_array)
+            .is_some_and(|s| {
+                s.iter()
+                    .all(|r| r.as_object().is_some_and(|o| o.is_empty()))
+            });
+        let json_body = op
+            .pointer("/requestBody/content")
+            .and_then(Value::as_object)
+            .is_some_and(|c| c.keys().any(|k| k.contains("json")));
+        let params: Vec<(String, String)> = op
+            .get("parameters")
+            .and_then(Value::as_array)
+            .map(|ps| {
+                ps.iter()
+                    .map(|p| {
+                        let s = |k: &str| p[k].as_str().unwrap_or("").to_owned();
+                        (s("in"), s("name"))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let in_path = params.iter().any(|(at, _)| at == "path");
+        let in_query = params.iter().any(|(at, _)| at == "query");
+        let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        let mut add = |status: &str, description: String| {
+            responses.entry(status).or_insert_with(
+                || json!({ "description": description, "content": problem.clone() }),
+            );
+        };
+        let mut bad = Vec::new();
+        if json_body {
+            bad.push("malformed JSON");
+        }
+        if in_path {
+            bad.push("a bad id");
+        }
+        if in_query {
+            bad.push("a bad query parameter or cursor");
+        }
+        if !bad.is_empty() {
+            let mut text = bad.join(", ");
+            text[..1].make_ascii_uppercase();
+            add("400", text);
+        }
+        if !public {
+            add("401", "No or bad credentials".into());
+        }
+        if json_body {
+            add("413", "Body too large".into());
+            add("415", "Not JSON".into());
+            add("422", "Invalid fields (`errors` names each)".into());
         }
     }
 }

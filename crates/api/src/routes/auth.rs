@@ -53,11 +53,7 @@ pub struct TokenResponse {
     request_body = TokenRequest,
     responses(
         (status = 200, description = "Tokens", body = TokenResponse),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Wrong e-mail, password or refresh token", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn issue_token(
@@ -162,11 +158,6 @@ pub struct RevokeRequest {
     request_body = RevokeRequest,
     responses(
         (status = 204, description = "Revoked (or already unknown)"),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn revoke_token(
@@ -208,7 +199,6 @@ pub struct Me {
     get, path = "/api/v1/auth/me", tag = "auth",
     responses(
         (status = 200, description = "The caller", body = Me),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn who_am_i(

@@ -51,8 +51,6 @@ struct GroupCursor {
     params(DuplicatesQuery),
     responses(
         (status = 200, description = "A page of duplicate groups, by reason then key", body = Page<DuplicateGroup>),
-        (status = 400, description = "Bad query or cursor", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `customers:read`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -118,12 +116,9 @@ pub struct MergeOutcome {
     request_body = MergeRequest,
     responses(
         (status = 200, description = "Merged", body = MergeOutcome, headers(("ETag" = String))),
-        (status = 400, description = "Malformed JSON or bad id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `customers:write`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such survivor", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`customer_archived` (the survivor is archived), `merge_self` (the same customer, also through a merged id), `idempotency_in_progress`", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No such duplicate", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -161,8 +156,6 @@ pub async fn merge_customer(
     params(("id" = Uuid, Path, description = "Customer id")),
     responses(
         (status = 200, description = "The merges", body = Vec<MergeRecord>),
-        (status = 400, description = "Bad id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `customers:read`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
     )

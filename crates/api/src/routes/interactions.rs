@@ -62,12 +62,8 @@ pub(crate) fn agent_of(p: &Principal) -> Agent {
             headers(("ETag" = String), ("Location" = String))),
         (status = 200, description = "Already recorded under this source and external_ref: the existing one", body = Interaction,
             headers(("ETag" = String), ("Location" = String))),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `interactions:write`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`customer_archived`, or `idempotency_in_progress`", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, or no such customer", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -113,8 +109,6 @@ pub async fn create_interaction(
     responses(
         (status = 200, description = "The interaction", body = Interaction, headers(("ETag" = String))),
         (status = 304, description = "Not modified (If-None-Match)"),
-        (status = 400, description = "Bad id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `interactions:read`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such interaction", body = Problem, content_type = "application/problem+json"),
     )
@@ -216,8 +210,6 @@ impl ListInteractionsQuery {
     params(ListInteractionsQuery, LimitQuery),
     responses(
         (status = 200, description = "A page of interactions", body = Page<Interaction>),
-        (status = 400, description = "Bad query or cursor", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `interactions:read`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -249,14 +241,10 @@ pub async fn list_interactions(
         description = "Fields to change; `null` removes a field"),
     responses(
         (status = 200, description = "The changed interaction", body = Interaction, headers(("ETag" = String))),
-        (status = 400, description = "Malformed JSON or bad id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `interactions:write`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such interaction", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`customer_archived` (moved to an archived customer), `duplicate_external_ref`, `concurrent_update` (kept changing; retry)", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid result", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -303,8 +291,6 @@ pub async fn patch_interaction(
     ),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "Bad id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `interactions:write`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such interaction", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
@@ -400,7 +386,6 @@ fn timeline_sources(
     responses(
         (status = 200, description = "A page of the timeline", body = Page<TimelineEvent>),
         (status = 400, description = "Bad id, query, kind or cursor", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `customers:read`, or the scope of a kind asked for", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
     )
@@ -445,8 +430,6 @@ pub async fn customer_timeline(
     params(("id" = Uuid, Path, description = "Customer id")),
     responses(
         (status = 200, description = "The purchase summary", body = PurchaseSummary),
-        (status = 400, description = "Bad id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `customers:read`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
     )

@@ -79,7 +79,6 @@ fn source_of(p: &Principal) -> EntrySource {
     get, path = "/api/v1/loyalty/program", tag = "loyalty",
     responses(
         (status = 200, description = "The program", body = Program, headers(("ETag" = String))),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `loyalty:read`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No program yet", body = Problem, content_type = "application/problem+json"),
     )
@@ -105,13 +104,9 @@ pub async fn get_program(
     request_body = ProgramDraft,
     responses(
         (status = 200, description = "The new version", body = Program, headers(("ETag" = String))),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `admin`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`loyalty_program_changed`", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "If-Match names an older version", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid program", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -139,8 +134,6 @@ pub async fn put_program(
     params(("id" = Uuid, Path, description = "Customer id")),
     responses(
         (status = 200, description = "The account", body = Account),
-        (status = 400, description = "Bad id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `loyalty:read`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
     )
@@ -166,8 +159,6 @@ pub async fn get_account(
     params(("id" = Uuid, Path, description = "Customer id"), PageQuery),
     responses(
         (status = 200, description = "A page of entries", body = Page<Entry>),
-        (status = 400, description = "Bad id, query or cursor", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `loyalty:read`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
     )
@@ -197,14 +188,9 @@ pub async fn list_transactions(
     request_body = AdjustmentDraft,
     responses(
         (status = 201, description = "The `adjust` entry", body = Entry),
-        (status = 400, description = "Bad id or malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `loyalty:write`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`insufficient_points`, `customer_archived`, or `idempotency_in_progress`", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn adjust(
@@ -241,11 +227,7 @@ fn reward_not_found(e: ApiError) -> ApiError {
     request_body = RewardDraft,
     responses(
         (status = 201, description = "Added", body = Reward, headers(("Location" = String))),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `admin`", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid reward", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -290,8 +272,6 @@ pub struct RewardsQuery {
     params(RewardsQuery),
     responses(
         (status = 200, description = "A page of rewards", body = Page<Reward>),
-        (status = 400, description = "Bad query or cursor", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `loyalty:read`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -316,8 +296,6 @@ pub async fn list_rewards(
     params(("id" = Uuid, Path, description = "Reward id")),
     responses(
         (status = 200, description = "The reward", body = Reward),
-        (status = 400, description = "Bad id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `loyalty:read`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such reward", body = Problem, content_type = "application/problem+json"),
     )
@@ -348,14 +326,10 @@ pub async fn get_reward(
         content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "The edited reward", body = Reward, headers(("ETag" = String))),
-        (status = 400, description = "Bad id or malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `admin`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such reward", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`concurrent_update` (changed concurrently too often; retry)", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid result", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -415,8 +389,6 @@ pub async fn patch_reward(
     params(("id" = Uuid, Path, description = "Reward id")),
     responses(
         (status = 204, description = "Retired: still readable (`active` false), no longer redeemable"),
-        (status = 400, description = "Bad id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `admin`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such reward", body = Problem, content_type = "application/problem+json"),
     )
@@ -460,13 +432,9 @@ fn reward_code() -> String {
     request_body = RedemptionDraft,
     responses(
         (status = 201, description = "Redeemed", body = Redemption, headers(("Location" = String))),
-        (status = 400, description = "Bad id or malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `loyalty:write`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`insufficient_points`, `reward_out_of_stock`, `reward_inactive`, `customer_archived`, or `idempotency_in_progress`", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, or no such reward", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -521,8 +489,6 @@ pub struct RedemptionsQuery {
     params(("id" = Uuid, Path, description = "Customer id"), RedemptionsQuery),
     responses(
         (status = 200, description = "A page of redemptions", body = Page<Redemption>),
-        (status = 400, description = "Bad id, query or cursor", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `loyalty:read`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
     )
@@ -551,8 +517,6 @@ pub async fn list_redemptions(
     params(("id" = Uuid, Path, description = "Customer id"), ("rid" = Uuid, Path, description = "Redemption id")),
     responses(
         (status = 200, description = "The redemption", body = Redemption),
-        (status = 400, description = "Bad id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `loyalty:read`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such customer or redemption", body = Problem, content_type = "application/problem+json"),
     )
@@ -578,8 +542,6 @@ pub async fn get_redemption(
         IdempotencyKey),
     responses(
         (status = 200, description = "Cancelled", body = Redemption),
-        (status = 400, description = "Bad id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `loyalty:write`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such customer or redemption", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`redemption_cancelled`, or `idempotency_in_progress`", body = Problem, content_type = "application/problem+json"),

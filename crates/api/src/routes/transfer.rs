@@ -158,9 +158,7 @@ where
         description = "CSV with a header row of field names (dotted for nested fields, e.g. `address.city`; `;` between list items), or NDJSON (`application/x-ndjson`): one customer object per line, plus optional `external_ref` and `id`"),
     responses(
         (status = 200, description = "Imported (with `skip_invalid`, the bad rows are listed)", body = ImportReport),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `customers:write`", body = Problem, content_type = "application/problem+json"),
-        (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
         (status = 408, description = "The upload sent nothing for `RAPPORT_IMPORT_BODY_TIMEOUT` seconds; nothing written", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is larger than `RAPPORT_IMPORT_MAX_BYTES`; nothing written", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Neither CSV nor NDJSON", body = Problem, content_type = "application/problem+json"),
@@ -199,9 +197,7 @@ pub async fn import_customers(
         description = "CSV with a header row of field names, or NDJSON (`application/x-ndjson`): one interaction object per line"),
     responses(
         (status = 200, description = "Imported (with `skip_invalid`, the bad rows are listed)", body = ImportReport),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `interactions:write`", body = Problem, content_type = "application/problem+json"),
-        (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
         (status = 408, description = "The upload sent nothing for `RAPPORT_IMPORT_BODY_TIMEOUT` seconds; nothing written", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is larger than `RAPPORT_IMPORT_MAX_BYTES`; nothing written", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Neither CSV nor NDJSON", body = Problem, content_type = "application/problem+json"),
@@ -333,8 +329,6 @@ where
     responses(
         (status = 200, description = "Every customer, streamed: NDJSON, or CSV with `format=csv`", content(
             (String = "application/x-ndjson"), (String = "text/csv; charset=utf-8"))),
-        (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `customers:read`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -388,8 +382,6 @@ pub struct ExportInteractionsQuery {
     responses(
         (status = 200, description = "The interactions, streamed (oldest first unless `sort=-occurred_at`; a `cursor` from a list page resumes after it): NDJSON, or CSV with `format=csv`", content(
             (String = "application/x-ndjson"), (String = "text/csv; charset=utf-8"))),
-        (status = 400, description = "Bad query or cursor", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `interactions:read`", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -47,13 +47,8 @@ pub fn new_user(u: ParsedUser, now: chrono::DateTime<chrono::Utc>) -> User {
     request_body = UserDraft,
     responses(
         (status = 201, description = "Created", body = User, headers(("ETag" = String), ("Location" = String))),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not admin", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`duplicate_email`, or `idempotency_in_progress` (the same Idempotency-Key is still running)", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn create_user(
@@ -88,8 +83,6 @@ pub async fn create_user(
     params(crate::routes::PageQuery),
     responses(
         (status = 200, description = "A page of users, by e-mail", body = crate::routes::Page<User>),
-        (status = 400, description = "Bad query or cursor", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not admin", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -115,8 +108,6 @@ pub async fn list_users(
     responses(
         (status = 200, description = "The user", body = User, headers(("ETag" = String))),
         (status = 304, description = "Not modified (If-None-Match)"),
-        (status = 400, description = "Bad id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
     )
@@ -145,14 +136,10 @@ pub async fn get_user(
         description = "Settings to change; absent ones stay as they are"),
     responses(
         (status = 200, description = "The changed user", body = User, headers(("ETag" = String))),
-        (status = 400, description = "Malformed JSON or bad id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`concurrent_update`", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid result", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -18,8 +18,6 @@ use crate::AppState;
     params(("id" = Uuid, Path, description = "Ticket id"), PageQuery),
     responses(
         (status = 200, description = "A page of events", body = Page<TicketEvent>),
-        (status = 400, description = "Bad id, query or cursor", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `tickets:read`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such ticket", body = Problem, content_type = "application/problem+json"),
     )

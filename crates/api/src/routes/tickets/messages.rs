@@ -24,14 +24,9 @@ use crate::AppState;
     request_body = MessageDraft,
     responses(
         (status = 201, description = "Added", body = Message),
-        (status = 400, description = "Bad id or malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `tickets:write` or `tickets:portal`; or an internal note from a customer-facing key", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such ticket", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`ticket_closed`, `reopen_window_closed` (a customer's reply to a ticket solved longer ago than the window), `idempotency_in_progress`", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn add_message(
@@ -77,8 +72,6 @@ pub async fn add_message(
     params(("id" = Uuid, Path, description = "Ticket id"), PageQuery),
     responses(
         (status = 200, description = "A page of messages", body = Page<Message>),
-        (status = 400, description = "Bad id, query or cursor", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `tickets:read` or `tickets:portal`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such ticket", body = Problem, content_type = "application/problem+json"),
     )

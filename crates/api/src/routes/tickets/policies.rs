@@ -28,12 +28,8 @@ fn policy_not_found(e: ApiError) -> ApiError {
     request_body = SlaPolicyDraft,
     responses(
         (status = 201, description = "Added", body = SlaPolicy, headers(("Location" = String), ("ETag" = String))),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `admin`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`duplicate_sla_policy`: another policy covers this priority and category", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid policy or calendar", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -64,7 +60,6 @@ pub async fn create_policy(
     get, path = "/api/v1/sla-policies", tag = "tickets",
     responses(
         (status = 200, description = "The policies", body = Page<SlaPolicy>),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `tickets:read`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -85,8 +80,6 @@ pub async fn list_policies(
     params(("id" = Uuid, Path, description = "Policy id")),
     responses(
         (status = 200, description = "The policy", body = SlaPolicy, headers(("ETag" = String))),
-        (status = 400, description = "Bad id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `tickets:read`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such policy", body = Problem, content_type = "application/problem+json"),
     )
@@ -115,14 +108,10 @@ pub async fn get_policy(
         content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "The changed policy", body = SlaPolicy, headers(("ETag" = String))),
-        (status = 400, description = "Bad id or malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `admin`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such policy", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`duplicate_sla_policy`: another policy covers this priority and category", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid result", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -166,8 +155,6 @@ pub async fn patch_policy(
     params(("id" = Uuid, Path, description = "Policy id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "Bad id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `admin`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such policy", body = Problem, content_type = "application/problem+json"),
     )

@@ -22,13 +22,9 @@ use crate::AppState;
     request_body = CsatDraft,
     responses(
         (status = 200, description = "The rated ticket", body = Ticket, headers(("ETag" = String))),
-        (status = 400, description = "Bad id or malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `tickets:portal`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such ticket", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`ticket_not_solved`, `already_rated`, `idempotency_in_progress`", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid rating", body = Problem, content_type = "application/problem+json"),
     )
 )]

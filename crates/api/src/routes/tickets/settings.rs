@@ -15,7 +15,6 @@ use crate::AppState;
     get, path = "/api/v1/tickets/settings", tag = "tickets",
     responses(
         (status = 200, description = "The settings", body = DeskSettings),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `tickets:read`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -33,11 +32,7 @@ pub async fn get_settings(
     request_body = DeskSettings,
     responses(
         (status = 200, description = "The new settings", body = DeskSettings),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `admin`", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid settings", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -32,8 +32,6 @@ pub struct StatsQuery {
     params(StatsQuery),
     responses(
         (status = 200, description = "The report", body = TicketStats),
-        (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `tickets:read`", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -28,12 +28,8 @@ use crate::AppState;
     request_body = TicketDraft,
     responses(
         (status = 201, description = "Opened", body = Ticket, headers(("Location" = String), ("ETag" = String))),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `tickets:write` or `tickets:portal`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`customer_archived`, or `idempotency_in_progress`", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, or no such customer, assignee or purchase", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -99,8 +95,6 @@ pub async fn create_ticket(
     params(("id" = Uuid, Path, description = "Ticket id")),
     responses(
         (status = 200, description = "The ticket", body = Ticket, headers(("ETag" = String))),
-        (status = 400, description = "Bad id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `tickets:read` or `tickets:portal`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such ticket", body = Problem, content_type = "application/problem+json"),
     )
@@ -132,14 +126,10 @@ pub async fn get_ticket(
         content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "The changed ticket", body = Ticket, headers(("ETag" = String))),
-        (status = 400, description = "Bad id or malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `tickets:write`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such ticket", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`illegal_transition` or `reopen_window_closed` (with `allowed_statuses`), `ticket_closed`, `customer_archived`, `concurrent_update`", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid result", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -273,8 +263,6 @@ fn given(v: &Option<String>) -> Option<String> {
     params(ListTicketsQuery),
     responses(
         (status = 200, description = "A page of tickets", body = Page<Ticket>),
-        (status = 400, description = "Bad query or cursor", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `tickets:read`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -320,8 +308,6 @@ pub async fn list_tickets(
     params(("id" = Uuid, Path, description = "Customer id"), PageQuery),
     responses(
         (status = 200, description = "A page of tickets", body = Page<Ticket>),
-        (status = 400, description = "Bad id, query or cursor", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `tickets:read` or `tickets:portal`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
     )
@@ -349,8 +335,6 @@ pub async fn customer_tickets(
     params(("id" = Uuid, Path, description = "Ticket id"), PageQuery),
     responses(
         (status = 200, description = "A page of earlier tickets (empty when the ticket names no model)", body = Page<Ticket>),
-        (status = 400, description = "Bad id, query or cursor", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Lacks `tickets:read` or `tickets:portal`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such ticket", body = Problem, content_type = "application/problem+json"),
     )

@@ -171,3 +171,112 @@ fn every_operation_documents_the_answers_of_its_kind() {
         }
     }
 }
+
+/// The paths the routes register, read from their `configure` functions, against the
+/// document's: the same set both ways (besides the documentation's own pages).
+#[test]
+fn every_registered_path_is_documented_and_every_documented_path_is_registered() {
+    fn scan(dir: &std::path::Path, found: &mut std::collections::BTreeSet<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                scan(&path, found);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for part in text.split("web::resource(").skip(1) {
+                let args = part.split(')').next().unwrap_or("");
+                for literal in args.split('"').skip(1).step_by(2) {
+                    let absolute = ["/api/v1/", "/health/", "/metrics", "/docs"]
+                        .iter()
+                        .any(|p| literal.starts_with(p));
+                    found.insert(if absolute {
+                        literal.to_owned()
+                    } else {
+                        format!("/api/v1{literal}")
+                    });
+                }
+            }
+        }
+    }
+    let mut registered = std::collections::BTreeSet::new();
+    scan(
+        std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../api/src/routes")),
+        &mut registered,
+    );
+    assert!(registered.len() > 40, "{registered:?}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&rapport_api::openapi::document_json()).unwrap();
+    let documented: std::collections::BTreeSet<String> =
+        doc["paths"].as_object().unwrap().keys().cloned().collect();
+    let pages = [
+        "/docs",
+        "/docs/",
+        "/docs/swagger-ui-bundle.js",
+        "/docs/swagger-ui.css",
+        "/api/v1/openapi.json",
+    ];
+    let undocumented: Vec<&String> = registered
+        .iter()
+        .filter(|p| !documented.contains(*p) && !pages.contains(&p.as_str()))
+        .collect();
+    assert!(
+        undocumented.is_empty(),
+        "served but not documented: {undocumented:?}"
+    );
+    let unserved: Vec<&String> = documented
+        .iter()
+        .filter(|p| !registered.contains(*p))
+        .collect();
+    assert!(
+        unserved.is_empty(),
+        "documented but not served: {unserved:?}"
+    );
+}
+
+/// Every documented operation reaches a handler, and every other method on a documented path is
+/// a 405: the server serves exactly the operations the document names.
+#[tokio::test]
+async fn the_server_answers_exactly_the_documented_methods() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_str(&rapport_api::openapi::document_json()).unwrap();
+    let id = "01900000-0000-7000-8000-000000000000";
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        let url = path
+            .split('/')
+            .map(|s| if s.starts_with('{') { id } else { s })
+            .collect::<Vec<_>>()
+            .join("/");
+        for method in ["get", "post", "put", "patch", "delete"] {
+            let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            // Revoking the test's own key is not wanted; any other id is a 404 anyway.
+            let res = app
+                .admin(m, &url)
+                .header("content-type", "application/json")
+                .body("{}")
+                .send()
+                .await
+                .unwrap();
+            let status = res.status();
+            let body = res.text().await.unwrap();
+            if ops.get(method).is_some() {
+                assert_ne!(
+                    status,
+                    reqwest::StatusCode::METHOD_NOT_ALLOWED,
+                    "{method} {path}"
+                );
+                assert!(
+                    !body.contains("no such resource or route"),
+                    "{method} {path} reached no handler: {body}"
+                );
+            } else {
+                assert_eq!(
+                    status,
+                    reqwest::StatusCode::METHOD_NOT_ALLOWED,
+                    "{method} {path}: {body}"
+                );
+            }
+        }
+    }
+}

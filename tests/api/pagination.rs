@@ -70,3 +70,47 @@ both_backends! {
         assert_eq!(thirds.len(), 334);
     }
 }
+
+both_backends! {
+    async fn a_cursor_works_only_on_the_list_that_made_it(app) {
+        let ana = app.create_customer(json!({"given_name": "Ana"})).await;
+        app.create_customer(json!({"given_name": "Bea"})).await;
+        app.key_with(&["customers:read"]).await;
+        let id = ana["id"].as_str().unwrap().to_owned();
+        for _ in 0..2 {
+            app.record_interaction(json!({"customer_id": id, "channel": "email", "kind": "note"})).await;
+            let res = app.admin(Method::POST, &format!("/api/v1/customers/{id}/loyalty/transactions")).json(&json!({"points": 10, "reason": "goodwill"})).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::CREATED);
+            let res = app.admin(Method::POST, "/api/v1/tickets").json(&json!({"customer_id": id, "subject": "Help"})).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::CREATED);
+        }
+        let lists = [
+            "/api/v1/customers".to_owned(),
+            "/api/v1/interactions".to_owned(),
+            format!("/api/v1/customers/{id}/timeline"),
+            format!("/api/v1/customers/{id}/loyalty/transactions"),
+            "/api/v1/tickets".to_owned(),
+            "/api/v1/api-keys?include_revoked=true".to_owned(),
+        ];
+        let mut cursors = Vec::new();
+        for list in &lists {
+            let sep = if list.contains('?') { '&' } else { '?' };
+            let page: Value = app.admin(Method::GET, &format!("{list}{sep}limit=1")).send().await.unwrap().json().await.unwrap();
+            let cursor = page["next_cursor"].as_str().unwrap_or_else(|| panic!("{list}: one page only")).to_owned();
+            // Its own list takes it.
+            let res = app.admin(Method::GET, &format!("{list}{sep}limit=1&cursor={cursor}")).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK, "{list}");
+            cursors.push(cursor);
+        }
+        for (i, list) in lists.iter().enumerate() {
+            let sep = if list.contains('?') { '&' } else { '?' };
+            for (j, cursor) in cursors.iter().enumerate() {
+                if i == j {
+                    continue;
+                }
+                let res = app.admin(Method::GET, &format!("{list}{sep}cursor={cursor}")).send().await.unwrap();
+                crate::helpers::assert_problem(res, StatusCode::BAD_REQUEST, "invalid_cursor").await;
+            }
+        }
+    }
+}

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::db::DbConn;
-use crate::page::{Cursor, Page};
+use crate::page::Page;
 use crate::schema::sql_types::{JsonType, TimestampType, UuidType};
 use crate::schema::{customer_aliases, customer_tags, customers};
 use crate::types::{DbJson, DbTime, DbUuid, RawText};
@@ -716,16 +716,8 @@ pub fn list(
     cursor: Option<&str>,
     limit: i64,
 ) -> StoreResult<Page<CustomerRecord>> {
-    let after = cursor
-        .map(|c| Cursor::decode(c, sort.as_str()))
-        .transpose()?;
-    let after = after
-        .map(|c| {
-            DateTime::parse_from_rfc3339(&c.k)
-                .map(|k| (DbTime(k.with_timezone(&Utc)), DbUuid(c.id)))
-                .map_err(|_| StoreError::InvalidCursor)
-        })
-        .transpose()?;
+    let after = crate::page::time_key(cursor, "customers", sort.as_str())?
+        .map(|(k, id)| (DbTime(k), DbUuid(id)));
 
     // The query is built and run on the backend's own connection: through the multi-backend
     // connection diesel writes the SQL of a boxed query out again on every pass over it (cache
@@ -828,14 +820,12 @@ pub fn list(
                 CustomerSort::CreatedAsc | CustomerSort::CreatedDesc => last.created_at,
                 CustomerSort::UpdatedAsc | CustomerSort::UpdatedDesc => last.updated_at,
             };
-            Some(
-                Cursor {
-                    s: sort.as_str().to_owned(),
-                    k: key.to_rfc3339(),
-                    id: last.id,
-                }
-                .encode(),
-            )
+            Some(crate::page::time_token(
+                "customers",
+                sort.as_str(),
+                key,
+                last.id,
+            ))
         }
         _ => None,
     };

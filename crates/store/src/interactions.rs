@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::customers::{live_customer, lock_customers};
 use crate::db::DbConn;
-use crate::page::{Cursor, Page};
+use crate::page::Page;
 use crate::schema::{customer_purchase_totals as totals, interactions};
 use crate::types::{DbJson, DbTime, DbUuid};
 use crate::{StoreError, StoreResult};
@@ -452,30 +452,6 @@ impl TimeOrder {
     }
 }
 
-/// Decodes a `(occurred_at, id)` keyset cursor made for `sort`.
-pub(crate) fn time_cursor(
-    cursor: Option<&str>,
-    sort: &str,
-) -> StoreResult<Option<(DbTime, DbUuid)>> {
-    cursor
-        .map(|c| {
-            let c = Cursor::decode(c, sort)?;
-            DateTime::parse_from_rfc3339(&c.k)
-                .map(|k| (DbTime(k.with_timezone(&Utc)), DbUuid(c.id)))
-                .map_err(|_| StoreError::InvalidCursor)
-        })
-        .transpose()
-}
-
-pub(crate) fn time_cursor_after(sort: &str, at: DateTime<Utc>, id: Uuid) -> String {
-    Cursor {
-        s: sort.to_owned(),
-        k: at.to_rfc3339(),
-        id,
-    }
-    .encode()
-}
-
 /// One page of interactions in `order`, after `cursor`.
 pub fn list(
     conn: &mut DbConn,
@@ -484,7 +460,7 @@ pub fn list(
     cursor: Option<&str>,
     limit: i64,
 ) -> StoreResult<Page<Interaction>> {
-    let after = time_cursor(cursor, order.as_str())?.map(|(t, id)| (t.0, id.0));
+    let after = crate::page::time_key(cursor, "interactions", order.as_str())?;
     // A merged duplicate's id lists its survivor's interactions; an unknown one, none.
     let resolved;
     let filter = match filter.customer_id {
@@ -502,7 +478,8 @@ pub fn list(
     let more = items.len() as i64 > limit;
     items.truncate(limit as usize);
     let next_cursor = match items.last() {
-        Some(last) if more => Some(time_cursor_after(
+        Some(last) if more => Some(crate::page::time_token(
+            "interactions",
             order.as_str(),
             last.draft.occurred_at,
             last.id,

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::customers::lock_customers;
 use crate::db::DbConn;
-use crate::page::{Cursor, Page};
+use crate::page::Page;
 use crate::schema::{
     loyalty_consumptions as uses, loyalty_entries as entries, loyalty_lots as lots,
     loyalty_programs as programs, loyalty_redemptions as redemptions,
@@ -567,32 +567,17 @@ pub fn entries_page(
 ) -> StoreResult<Page<Entry>> {
     let customer_id = crate::customers::current(conn, customer_id)?;
     const SORT: &str = "-created_at";
-    let after = cursor
-        .map(|c| Cursor::decode(c, SORT))
-        .transpose()?
-        .map(|c| {
-            DateTime::parse_from_rfc3339(&c.k)
-                .map(|k| (DbTime(k.with_timezone(&Utc)), DbUuid(c.id)))
-                .map_err(|_| StoreError::InvalidCursor)
-        })
-        .transpose()?;
-    let mut items = load_entries(
-        conn,
-        customer_id,
-        after.map(|(k, id)| (k.0, id.0)),
-        limit + 1,
-    )?;
+    let after = crate::page::time_key(cursor, "loyalty_entries", SORT)?;
+    let mut items = load_entries(conn, customer_id, after, limit + 1)?;
     let more = items.len() as i64 > limit;
     items.truncate(limit as usize);
     let next_cursor = match items.last() {
-        Some(last) if more => Some(
-            Cursor {
-                s: SORT.to_owned(),
-                k: last.created_at.to_rfc3339(),
-                id: last.id,
-            }
-            .encode(),
-        ),
+        Some(last) if more => Some(crate::page::time_token(
+            "loyalty_entries",
+            SORT,
+            last.created_at,
+            last.id,
+        )),
         _ => None,
     };
     Ok(Page { items, next_cursor })
@@ -821,7 +806,7 @@ pub fn rewards_page(
     cursor: Option<&str>,
     limit: i64,
 ) -> StoreResult<Page<Reward>> {
-    let after: Option<Uuid> = cursor.map(crate::page::decode_token).transpose()?;
+    let after: Option<Uuid> = crate::page::list_key(cursor, "rewards")?;
     let mut q = rewards::table.select(reward_columns!()).into_boxed();
     if !include_inactive {
         q = q.filter(rewards::active.eq(true));
@@ -830,7 +815,9 @@ pub fn rewards_page(
         q = q.filter(rewards::id.gt(DbUuid(a)));
     }
     let rows: Vec<RewardRow> = crate::page::limited(q.order(rewards::id), limit + 1).load(conn)?;
-    Page::from_rows(rows, limit, reward_of, |t| crate::page::encode_token(&t.id))
+    Page::from_rows(rows, limit, reward_of, |t| {
+        crate::page::list_token("rewards", t.id)
+    })
 }
 
 /// Replaces a reward's terms and whether it can be redeemed, if it is still at `version`
@@ -1057,7 +1044,7 @@ pub fn redemptions_page(
     limit: i64,
 ) -> StoreResult<Page<Redemption>> {
     let customer_id = crate::customers::current(conn, customer_id)?;
-    let before: Option<Uuid> = cursor.map(crate::page::decode_token).transpose()?;
+    let before: Option<Uuid> = crate::page::list_key(cursor, "redemptions")?;
     let mut q = redemptions::table
         .filter(redemptions::customer_id.eq(DbUuid(customer_id)))
         .select(redemption_columns!())
@@ -1075,7 +1062,7 @@ pub fn redemptions_page(
     let rows: Vec<RedemptionRow> =
         crate::page::limited(q.order(redemptions::id.desc()), limit + 1).load(conn)?;
     Page::from_rows(rows, limit, redemption_of, |t| {
-        crate::page::encode_token(&t.id)
+        crate::page::list_token("redemptions", t.id)
     })
 }
 

@@ -82,17 +82,51 @@ pub fn decode_token<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, Sto
 }
 
 impl Cursor {
-    pub fn encode(&self) -> String {
-        encode_token(self)
+    /// The cursor as a token of the list named `list`.
+    pub fn encode(&self, list: &str) -> String {
+        list_token(list, self)
     }
 
-    pub fn decode(text: &str, sort: &str) -> Result<Self, StoreError> {
-        let cursor: Cursor = decode_token(text)?;
+    /// A token of `list` made under `sort`; anything else (another list's, another sort's, not
+    /// a cursor) is an invalid cursor.
+    pub fn decode(text: &str, list: &str, sort: &str) -> Result<Self, StoreError> {
+        let cursor: Cursor = list_key(Some(text), list)?.ok_or(StoreError::InvalidCursor)?;
         if cursor.s != sort {
             return Err(StoreError::InvalidCursor);
         }
         Ok(cursor)
     }
+}
+
+/// The `(time, id)` position a cursor of `list` under `sort` resumes after.
+pub(crate) fn time_key(
+    cursor: Option<&str>,
+    list: &str,
+    sort: &str,
+) -> Result<Option<(chrono::DateTime<chrono::Utc>, uuid::Uuid)>, StoreError> {
+    cursor
+        .map(|text| {
+            let c = Cursor::decode(text, list, sort)?;
+            chrono::DateTime::parse_from_rfc3339(&c.k)
+                .map(|k| (k.with_timezone(&chrono::Utc), c.id))
+                .map_err(|_| StoreError::InvalidCursor)
+        })
+        .transpose()
+}
+
+/// A cursor of `list` under `sort` that resumes after the row at `at` with `id`.
+pub(crate) fn time_token(
+    list: &str,
+    sort: &str,
+    at: chrono::DateTime<chrono::Utc>,
+    id: uuid::Uuid,
+) -> String {
+    Cursor {
+        s: sort.to_owned(),
+        k: at.to_rfc3339(),
+        id,
+    }
+    .encode(list)
 }
 
 #[cfg(test)]
@@ -106,10 +140,14 @@ mod tests {
             k: "2026-01-01T00:00:00Z".into(),
             id: uuid::Uuid::now_v7(),
         };
-        let text = c.encode();
-        assert_eq!(Cursor::decode(&text, "-created_at").unwrap(), c);
-        assert!(Cursor::decode(&text, "created_at").is_err());
-        assert!(Cursor::decode("not a cursor", "created_at").is_err());
+        let text = c.encode("customers");
+        assert_eq!(
+            Cursor::decode(&text, "customers", "-created_at").unwrap(),
+            c
+        );
+        assert!(Cursor::decode(&text, "customers", "created_at").is_err());
+        assert!(Cursor::decode(&text, "tickets", "-created_at").is_err());
+        assert!(Cursor::decode("not a cursor", "customers", "created_at").is_err());
     }
 }
 

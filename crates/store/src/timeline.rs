@@ -13,7 +13,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::db::DbConn;
-use crate::interactions::{self, time_cursor, time_cursor_after, InteractionFilter, TimeOrder};
+use crate::interactions::{self, InteractionFilter, TimeOrder};
 use crate::page::Page;
 use crate::StoreResult;
 
@@ -60,7 +60,7 @@ pub fn page(
     cursor: Option<&str>,
     limit: i64,
 ) -> StoreResult<Page<TimelineEvent>> {
-    let before = time_cursor(cursor, SORT)?.map(|(t, id)| (t.0, id.0));
+    let before = crate::page::time_key(cursor, "timeline", SORT)?;
     let customer_id = crate::customers::current(conn, customer_id)?;
     let mut events = Vec::new();
     for source in sources {
@@ -70,7 +70,12 @@ pub fn page(
     let more = events.len() as i64 > limit;
     events.truncate(limit as usize);
     let next_cursor = match events.last() {
-        Some(last) if more => Some(time_cursor_after(SORT, last.occurred_at, last.id)),
+        Some(last) if more => Some(crate::page::time_token(
+            "timeline",
+            SORT,
+            last.occurred_at,
+            last.id,
+        )),
         _ => None,
     };
     Ok(Page {

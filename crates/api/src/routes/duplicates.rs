@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use rapport_domain::customer::Customer;
 use rapport_domain::duplicates::{self, DuplicateGroup, MergeRecord};
 use rapport_store::merge;
-use rapport_store::page::{decode_token, encode_token};
+use rapport_store::page::{list_key, list_token};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -64,8 +64,9 @@ pub async fn list_duplicates(
     let after = q
         .cursor
         .filter(|c| !c.is_empty())
-        .map(|c| decode_token::<GroupCursor>(&c))
-        .transpose()?;
+        .map(|c| list_key::<GroupCursor>(Some(&c), "duplicates"))
+        .transpose()?
+        .flatten();
     let groups = state
         .run(merge::candidates)
         .await
@@ -77,10 +78,13 @@ pub async fn list_duplicates(
     let page: Vec<DuplicateGroup> = groups.iter().skip(start).take(limit).cloned().collect();
     let next_cursor = if start + page.len() < groups.len() {
         page.last().map(|g| {
-            encode_token(&GroupCursor {
-                r: g.reason,
-                k: g.key.clone(),
-            })
+            list_token(
+                "duplicates",
+                &GroupCursor {
+                    r: g.reason,
+                    k: g.key.clone(),
+                },
+            )
         })
     } else {
         None

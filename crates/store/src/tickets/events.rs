@@ -64,7 +64,7 @@ pub fn events(
     cursor: Option<&str>,
     limit: i64,
 ) -> StoreResult<Page<TicketEvent>> {
-    let after: Option<Uuid> = cursor.map(crate::page::decode_token).transpose()?;
+    let after: Option<Uuid> = crate::page::list_key(cursor, "ticket_events")?;
     let mut q = ticket_events::table
         .filter(ticket_events::ticket_id.eq(DbUuid(ticket_id)))
         .select(event_columns!())
@@ -74,7 +74,9 @@ pub fn events(
     }
     let rows: Vec<EventRow> =
         crate::page::limited(q.order(ticket_events::id), limit + 1).load(conn)?;
-    Page::from_rows(rows, limit, event_of, |t| crate::page::encode_token(&t.id))
+    Page::from_rows(rows, limit, event_of, |t| {
+        crate::page::list_token("ticket_events", t.id)
+    })
 }
 
 /// A customer's ticket events strictly before `(at, id)`, newest first (for the timeline).

@@ -186,7 +186,7 @@ pub fn messages(
     cursor: Option<&str>,
     limit: i64,
 ) -> StoreResult<Page<Message>> {
-    let after: Option<Uuid> = cursor.map(crate::page::decode_token).transpose()?;
+    let after: Option<Uuid> = crate::page::list_key(cursor, "ticket_messages")?;
     let mut q = ticket_messages::table
         .filter(ticket_messages::ticket_id.eq(DbUuid(ticket_id)))
         .select((
@@ -208,6 +208,6 @@ pub fn messages(
     let rows: Vec<MessageRow> =
         crate::page::limited(q.order(ticket_messages::id), limit + 1).load(conn)?;
     Page::from_rows(rows, limit, message_of, |t| {
-        crate::page::encode_token(&t.id)
+        crate::page::list_token("ticket_messages", t.id)
     })
 }

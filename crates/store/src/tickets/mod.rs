@@ -763,9 +763,7 @@ pub fn list(
         TicketOrder::NewestFirst => 'd',
         TicketOrder::OldestFirst => 'a',
     };
-    let after: Option<Uuid> = cursor
-        .map(crate::page::decode_token::<(char, Uuid)>)
-        .transpose()?
+    let after: Option<Uuid> = crate::page::list_key::<(char, Uuid)>(cursor, "tickets")?
         .map(|(t, id)| {
             if t == tag {
                 Ok(id)
@@ -862,7 +860,7 @@ pub fn list(
         rows,
         limit,
         |r| r.into_stored(now).map(|s| s.ticket),
-        |t| crate::page::encode_token(&(tag, t.id)),
+        |t| crate::page::list_token("tickets", (tag, t.id)),
     )
 }
 

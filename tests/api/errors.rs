@@ -101,6 +101,13 @@ both_backends! {
         assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
         let res = app.admin(Method::PATCH, &url).header("if-match", "\"v9\"").json(&json!({"tags": ["vip"]})).send().await.unwrap();
         assert_problem(res, StatusCode::PRECONDITION_FAILED, "precondition_failed").await;
+        // A tag this server never issued is judged the same way: the body first.
+        let res = app.admin(Method::PATCH, &url).header("if-match", "null").json(&json!({"tags": 5})).send().await.unwrap();
+        assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        let res = app.admin(Method::PATCH, &url).header("if-match", "null").json(&json!({"tags": ["vip"]})).send().await.unwrap();
+        assert_problem(res, StatusCode::PRECONDITION_FAILED, "precondition_failed").await;
+        let res = app.admin(Method::DELETE, &url).header("if-match", "W/\"x\"").send().await.unwrap();
+        assert_problem(res, StatusCode::PRECONDITION_FAILED, "precondition_failed").await;
         let now: serde_json::Value = app.admin(Method::GET, &url).send().await.unwrap().json().await.unwrap();
         assert_eq!((now["version"].as_i64(), now["tags"].clone()), (Some(1), json!([])));
     }

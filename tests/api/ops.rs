@@ -38,7 +38,7 @@ both_backends! {
         let res = app.admin(Method::PUT, "/api/v1/loyalty/program")
             .json(&json!({"earn_rules": [{"currency": "EUR", "points_per_unit": 1}]})).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK);
-        app.record_interaction(json!({"customer_id": id, "channel": "web", "kind": "purchase", "amount_minor": 4200, "currency": "EUR"})).await;
+        let purchase = app.record_interaction(json!({"customer_id": id, "channel": "web", "kind": "purchase", "amount_minor": 4200, "currency": "EUR"})).await;
         let res = app.admin(Method::POST, "/api/v1/interactions/import").header("content-type", "application/x-ndjson")
             .body(format!("{{\"customer_id\": \"{id}\", \"channel\": \"web\", \"kind\": \"note\"}}\n")).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK);
@@ -46,6 +46,15 @@ both_backends! {
         assert!(text.contains("rapport_customers_created_total 3"), "{text}");
         assert!(text.contains("rapport_interactions_created_total 2"), "{text}");
         assert!(text.contains(r#"rapport_loyalty_points_total{direction="issued",kind="earn"} 42"#), "{text}");
+
+        // A purchase changed gives its points back and earns anew; one deleted gives them back.
+        let url = format!("/api/v1/interactions/{}", purchase["id"].as_str().unwrap());
+        let res = app.admin(Method::PATCH, &url).json(&json!({"amount_minor": 1000})).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(app.admin(Method::DELETE, &url).send().await.unwrap().status(), StatusCode::NO_CONTENT);
+        let text = app.anon(Method::GET, "/metrics").send().await.unwrap().text().await.unwrap();
+        assert!(text.contains(r#"rapport_loyalty_points_total{direction="issued",kind="earn"} 52"#), "{text}");
+        assert!(text.contains(r#"rapport_loyalty_points_total{direction="taken",kind="reverse"} 52"#), "{text}");
     }
 
     async fn request_ids_are_echoed_or_made(app) {

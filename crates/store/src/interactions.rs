@@ -340,7 +340,7 @@ pub fn update(
     expected_version: i64,
     draft: &InteractionDraft,
     now: DateTime<Utc>,
-) -> StoreResult<Interaction> {
+) -> StoreResult<(Interaction, Vec<rapport_domain::loyalty::Entry>)> {
     let draft = &*with_current_customer(conn, draft)?;
     conn.transaction(|conn| {
         let before = get(conn, id)?;
@@ -370,13 +370,14 @@ pub fn update(
         }
         // What it earned follows what it is now: a purchase changed in kind, customer, amount
         // or currency gives its points back and earns anew.
+        let mut moved = Vec::new();
         if earning(&before.draft) != earning(draft) {
-            crate::loyalty::reverse_purchase(conn, id, now)?;
+            moved = crate::loyalty::reverse_purchase(conn, id, now)?;
             if draft.is_purchase() {
-                earn(conn, id, draft, now)?;
+                moved.extend(earn(conn, id, draft, now)?);
             }
         }
-        get(conn, id)
+        Ok((get(conn, id)?, moved))
     })
 }
 
@@ -402,8 +403,12 @@ fn earn(
 }
 
 /// Deletes an interaction (if its version is still `expected_version`, when given). A
-/// purchase's loyalty points are reversed.
-pub fn delete(conn: &mut DbConn, id: Uuid, expected_version: Option<i64>) -> StoreResult<()> {
+/// purchase's loyalty points are reversed; the ledger entries that did so are returned.
+pub fn delete(
+    conn: &mut DbConn,
+    id: Uuid,
+    expected_version: Option<i64>,
+) -> StoreResult<Vec<rapport_domain::loyalty::Entry>> {
     conn.transaction(|conn| {
         let before = get(conn, id)?;
         lock_customers(conn, &[before.draft.customer_id])?;
@@ -411,11 +416,11 @@ pub fn delete(conn: &mut DbConn, id: Uuid, expected_version: Option<i64>) -> Sto
             return Err(StoreError::VersionMismatch);
         }
         diesel::delete(interactions::table.find(DbUuid(id))).execute(conn)?;
-        if before.draft.is_purchase() {
-            recompute_totals(conn, &[before.draft.customer_id])?;
-            crate::loyalty::reverse_purchase(conn, id, rapport_domain::now())?;
+        if !before.draft.is_purchase() {
+            return Ok(Vec::new());
         }
-        Ok(())
+        recompute_totals(conn, &[before.draft.customer_id])?;
+        crate::loyalty::reverse_purchase(conn, id, rapport_domain::now())
     })
 }
 

@@ -271,10 +271,15 @@ pub async fn patch_interaction(
             let now = rapport_domain::now();
             let state = state.clone();
             async move {
-                state
+                let (updated, moved) = state
                     .run_write(move |conn| interactions::update(conn, id, version, &draft, now))
                     .await
-                    .map_err(not_found)
+                    .map_err(not_found)?;
+                // Points a changed purchase gave back or earned anew count like any others.
+                for entry in &moved {
+                    state.metrics.loyalty_entry(entry);
+                }
+                Ok(updated)
             }
         },
     )
@@ -304,10 +309,13 @@ pub async fn delete_interaction(
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let expected = if_match(&req)?;
-    state
+    let reversed = state
         .run_write(move |conn| interactions::delete(conn, id, expected))
         .await
         .map_err(not_found)?;
+    for entry in &reversed {
+        state.metrics.loyalty_entry(entry);
+    }
     Ok(HttpResponse::NoContent().finish())
 }
 

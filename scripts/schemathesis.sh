@@ -1,27 +1,82 @@
 #!/usr/bin/env bash
-# Property-based API check against the served OpenAPI document: no 5xx, and every response
-# (status, content type, headers, body) conforms to the document.
+# The API document against the server, on each backend: schemathesis (pinned) sends requests the
+# document says are valid and requests it says are not, and fails on a valid request refused, an
+# invalid one accepted, a deleted resource still served, a response the document does not
+# describe, or any 5xx.
 #
-#   pip install schemathesis && scripts/schemathesis.sh
+#   scripts/schemathesis.sh [BINARY]     (default target/debug/rapport: cargo build first)
 #
-# The key-revocation operation is left out: the fuzzer would revoke the admin key it runs with.
+# Needs python3 (schemathesis is installed in a virtualenv under target/) and PostgreSQL at
+# 127.0.0.1:5432 (trust auth, user postgres). SCHEMATHESIS_EXAMPLES sets the examples per
+# operation (25). The refusals that depend on state, which no document can rule out, are let
+# through by scripts/schemathesis_hooks.py (it says which, and why).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PORT=${PORT:-18091}
-DIR=$(mktemp -d)
-cargo build --release --bin rapport
-DATABASE_URL="sqlite://$DIR/st.db" target/release/rapport --bind "127.0.0.1:$PORT" > "$DIR/out" 2> "$DIR/err" &
-PID=$!
-trap 'kill $PID 2>/dev/null; rm -rf "$DIR"' EXIT
-for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/health/ready" >/dev/null && break; sleep 0.2; done
-KEY=$(grep -o 'rk_[A-Za-z0-9_-]*' "$DIR/out" | head -n 1)
-# The coverage phase runs on its own: run together with the others, schemathesis 4.32 crashed
-# inside hypothesis ("AST constructor recursion depth mismatch") on operations with query
-# parameters. Alone it usually passes, but the same tool crash was seen once on
-# POST /customers/import (that operation passed when run by itself with --include-operation-id);
-# a crash reported by schemathesis itself is not a finding against the API.
-for phases in examples,fuzzing,stateful coverage; do
-    schemathesis run "http://127.0.0.1:$PORT/api/v1/openapi.json" -H "Authorization: Bearer $KEY" \
-        --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
-        --exclude-operation-id revoke_api_key --max-examples "${MAX_EXAMPLES:-100}" --workers 2 --phases "$phases" "$@"
-done
+
+SCHEMATHESIS_VERSION=4.32.5
+binary=${1:-target/debug/rapport}
+work=$(mktemp -d)
+server_pid=""
+cleanup() {
+    if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; fi
+    dropdb -h 127.0.0.1 -U postgres --if-exists rapport_schemathesis 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+venv=${SCHEMATHESIS_VENV:-target/schemathesis-venv}
+if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+run_backend() {
+    local name=$1 url=$2 port key
+    port=$(free_port)
+    key=$(DATABASE_URL=$url "$binary" keys create --name schemathesis --scopes admin | sed -n 's/^secret: //p')
+    DATABASE_URL=$url RAPPORT_BIND=127.0.0.1:$port "$binary" serve >"$work/$name.log" 2>&1 &
+    server_pid=$!
+    for _ in $(seq 1 50); do
+        curl -fsS "http://127.0.0.1:$port/health/live" >/dev/null 2>&1 && break
+        sleep 0.2
+    done
+    echo "== schemathesis on $name (port $port)"
+    local rc=0
+    # Excluded: revoking an API key (the run's own key could be the one revoked). The coverage
+    # phase runs on its own: run with the others, schemathesis 4.32 has crashed inside
+    # hypothesis ("AST constructor recursion depth mismatch"), which is no finding on the API.
+    for phases in examples,fuzzing,stateful coverage; do
+        PYTHONPATH=scripts SCHEMATHESIS_HOOKS=schemathesis_hooks \
+            "$venv/bin/schemathesis" run openapi/openapi.json \
+            --url "http://127.0.0.1:$port" \
+            --header "Authorization: Bearer $key" \
+            --checks all \
+            --exclude-operation-id revoke_api_key \
+            --phases "$phases" \
+            --max-examples "${SCHEMATHESIS_EXAMPLES:-25}" \
+            --workers 2 \
+            --seed 1 \
+            --no-color \
+            --report junit --report-dir "target/schemathesis/$name-${phases%%,*}" || rc=$?
+    done
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=""
+    if grep -q 'panicked' "$work/$name.log"; then
+        echo "the server panicked:" >&2
+        grep -A5 'panicked' "$work/$name.log" >&2
+        rc=1
+    fi
+    return $rc
+}
+
+status=0
+run_backend sqlite "sqlite://$work/rapport.db" || status=1
+dropdb -h 127.0.0.1 -U postgres --if-exists rapport_schemathesis
+createdb -h 127.0.0.1 -U postgres rapport_schemathesis
+run_backend postgres "postgres://postgres@127.0.0.1:5432/rapport_schemathesis" || status=1
+exit $status

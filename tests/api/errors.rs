@@ -101,7 +101,13 @@ both_backends! {
         assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
         let res = app.admin(Method::PATCH, &url).header("if-match", "\"v9\"").json(&json!({"tags": ["vip"]})).send().await.unwrap();
         assert_problem(res, StatusCode::PRECONDITION_FAILED, "precondition_failed").await;
-        // A tag this server never issued is judged the same way: the body first.
+        // `null` removes a field: one the resource does not have is refused, not ignored.
+        for unknown in [json!({"colour": null}), json!({"address": {"planet": null}})] {
+            let res = app.admin(Method::PATCH, &url).json(&unknown).send().await.unwrap();
+            let problem = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+            assert_eq!(problem["errors"][0]["code"], "unknown_field", "{problem}");
+        }
+                // A tag this server never issued is judged the same way: the body first.
         let res = app.admin(Method::PATCH, &url).header("if-match", "null").json(&json!({"tags": 5})).send().await.unwrap();
         assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
         let res = app.admin(Method::PATCH, &url).header("if-match", "null").json(&json!({"tags": ["vip"]})).send().await.unwrap();

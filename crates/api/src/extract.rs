@@ -332,6 +332,25 @@ pub fn path_config() -> actix_web::web::PathConfig {
     })
 }
 
+/// The path of a field a merge patch sets to `null` that the document it patches does not have.
+fn unknown_null(doc: &serde_json::Value, patch: &serde_json::Value, at: &str) -> Option<String> {
+    let (serde_json::Value::Object(doc), serde_json::Value::Object(patch)) = (doc, patch) else {
+        return None;
+    };
+    patch.iter().find_map(|(key, value)| {
+        let path = if at.is_empty() {
+            key.clone()
+        } else {
+            format!("{at}.{key}")
+        };
+        match doc.get(key) {
+            None if value.is_null() => Some(path),
+            Some(inner) => unknown_null(inner, value, &path),
+            None => None,
+        }
+    })
+}
+
 /// Read, merge, check, write: a `PATCH` with a JSON merge patch (RFC 7396). `read` returns the
 /// current draft and version; the patched draft is parsed like a create, so a patch can never
 /// produce what a create would refuse; `write` stores it if the version is unchanged. Without
@@ -353,6 +372,15 @@ where
         let (current, version) = read().await?;
         // The patch is judged before the precondition: a bad body is a 422 whatever the ETag.
         let mut doc = serde_json::to_value(&current).map_err(|e| ApiError::Internal(e.into()))?;
+        // `null` removes a field, so an unknown one would pass unseen: refuse it as a create
+        // refuses an unknown field (every field of a draft is in its serialised form).
+        if let Some(field) = unknown_null(&doc, patch, "") {
+            return Err(ApiError::Validation(vec![FieldError {
+                field,
+                code: "unknown_field".into(),
+                message: "no such field".into(),
+            }]));
+        }
         rapport_domain::customer::merge_patch(&mut doc, patch);
         let bytes = serde_json::to_vec(&doc).map_err(|e| ApiError::Internal(e.into()))?;
         let draft = parse_json::<D>(&bytes)?.parse()?;

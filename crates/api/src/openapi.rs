@@ -262,43 +262,9 @@ fn merge_patch_bodies(doc: &mut Value) {
                 else {
                     continue;
                 };
-                let patch_name = format!("{name}Patch");
-                if !schemas.contains_key(&patch_name) {
-                    let Some(mut schema) = schemas.get(&name).cloned() else {
-                        continue;
-                    };
-                    let Some(o) = schema.as_object_mut() else {
-                        continue;
-                    };
-                    o.remove("required");
-                    o.remove("anyOf");
-                    o.remove("oneOf");
-                    o.remove("discriminator");
-                    if let Some(props) = o.get_mut("properties").and_then(Value::as_object_mut) {
-                        for p in props.values_mut() {
-                            or_null(p);
-                        }
-                    }
-                    o.insert(
-                        "description".into(),
-                        Value::String(format!(
-                            "A JSON merge patch (RFC 7396) of a `{name}`: the fields to change, \
-                             each as `{name}` describes it; absent fields stay, `null` removes \
-                             an optional one. The result must be a valid `{name}`."
-                        )),
-                    );
-                    if let Some((_, field, extra)) =
-                        PATCH_EXTRAS.iter().find(|(schema, _, _)| *schema == name)
-                    {
-                        if let Some(props) = o_props(&mut schema).and_then(Value::as_object_mut) {
-                            props.insert(
-                                (*field).into(),
-                                serde_json::from_str(extra).unwrap_or_default(),
-                            );
-                        }
-                    }
-                    schemas.insert(patch_name.clone(), schema);
-                }
+                let Some(patch_name) = patch_schema(schemas, &name) else {
+                    continue;
+                };
                 *body = json!({ "$ref": format!("#/components/schemas/{patch_name}") });
             }
         }
@@ -308,16 +274,84 @@ fn merge_patch_bodies(doc: &mut Value) {
     }
 }
 
+/// Makes `{name}Patch` (once) from the object schema `name` and gives its name: every property
+/// optional and nullable, and a property that is itself an object a patch of it in turn (a
+/// merge patch merges nested objects). `None` for a schema that is not an object.
+fn patch_schema(schemas: &mut Map<String, Value>, name: &str) -> Option<String> {
+    let patch_name = format!("{name}Patch");
+    if schemas.contains_key(&patch_name) {
+        return Some(patch_name);
+    }
+    let mut schema = schemas.get(name).cloned()?;
+    let o = schema.as_object_mut()?;
+    o.get("properties")?;
+    // Reserved first, so a schema that contains itself ends.
+    schemas.insert(patch_name.clone(), Value::Null);
+    o.remove("required");
+    o.remove("anyOf");
+    o.remove("oneOf");
+    o.remove("discriminator");
+    if let Some(props) = o.get_mut("properties").and_then(Value::as_object_mut) {
+        for p in props.values_mut() {
+            nested_patches(schemas, p);
+            or_null(p);
+        }
+    }
+    o.insert(
+        "description".into(),
+        Value::String(format!(
+            "A JSON merge patch (RFC 7396) of a `{name}`: the fields to change, each as `{name}` \
+             describes it; absent fields stay, `null` removes an optional one, an object is \
+             merged in turn. The result must be a valid `{name}`."
+        )),
+    );
+    if let Some((_, field, extra)) = PATCH_EXTRAS.iter().find(|(schema, _, _)| *schema == name) {
+        if let Some(props) = o.get_mut("properties").and_then(Value::as_object_mut) {
+            props.insert(
+                (*field).into(),
+                serde_json::from_str(extra).unwrap_or_default(),
+            );
+        }
+    }
+    schemas.insert(patch_name.clone(), schema);
+    Some(patch_name)
+}
+
+/// A property that names an object schema (directly or as one of `anyOf`/`oneOf`) names its
+/// patch instead.
+fn nested_patches(schemas: &mut Map<String, Value>, property: &mut Value) {
+    let Some(o) = property.as_object_mut() else {
+        return;
+    };
+    if let Some(name) = o
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix("#/components/schemas/"))
+        .map(str::to_owned)
+    {
+        if let Some(patch) = patch_schema(schemas, &name) {
+            o.insert(
+                "$ref".into(),
+                Value::String(format!("#/components/schemas/{patch}")),
+            );
+        }
+        return;
+    }
+    for key in ["anyOf", "oneOf", "allOf"] {
+        if let Some(items) = o.get_mut(key).and_then(Value::as_array_mut) {
+            for item in items {
+                nested_patches(schemas, item);
+            }
+        }
+    }
+}
+
 /// Fields a patch takes beyond its draft's: `(draft, field, schema)`.
 const PATCH_EXTRAS: &[(&str, &str, &str)] = &[(
     "RewardDraft",
     "active",
     r#"{"type": "boolean", "description": "`false` takes the reward off the catalog, `true` puts it back"}"#,
 )];
-
-fn o_props(schema: &mut Value) -> Option<&mut Value> {
-    schema.get_mut("properties")
-}
 
 /// The body of a create that takes fewer values of a field than a change does:
 /// `(path, draft, field, values)`; the create's body is `New{draft}`.
@@ -543,6 +577,16 @@ fn no_nul_in_text(doc: &mut Value) {
                         json!({ "not": { "type": "string", "pattern": "\\u0000" } }),
                     );
                 }
+                // Free-form members (metadata, custom fields) hold JSON without NUL too.
+                if is_object
+                    && o.get("additionalProperties")
+                        .is_none_or(|a| a.as_bool() == Some(true))
+                {
+                    o.insert(
+                        "additionalProperties".into(),
+                        json!({ "$ref": "#/components/schemas/JsonValue" }),
+                    );
+                }
                 for (k, v) in o.iter_mut() {
                     if k != "not"
                         && k != "enum"
@@ -558,16 +602,33 @@ fn no_nul_in_text(doc: &mut Value) {
             _ => {}
         }
     }
+    // Only what requests carry: an answer may quote what was refused.
+    let requested = request_schemas(doc);
     if let Some(schemas) = doc
         .pointer_mut("/components/schemas")
         .and_then(Value::as_object_mut)
     {
-        // A problem is an answer, and may quote what was refused.
         for (name, schema) in schemas.iter_mut() {
-            if name != "Problem" && name != "FieldError" {
+            if requested.contains(name) {
                 walk(schema);
             }
         }
+        schemas.insert(
+            "JsonValue".into(),
+            json!({
+                "description": "Any JSON value whose text and keys hold no NUL character",
+                "anyOf": [
+                    { "type": "string", "not": { "type": "string", "pattern": "\\u0000" } },
+                    { "type": ["number", "boolean", "null"] },
+                    { "type": "array", "items": { "$ref": "#/components/schemas/JsonValue" } },
+                    {
+                        "type": "object",
+                        "propertyNames": { "not": { "type": "string", "pattern": "\\u0000" } },
+                        "additionalProperties": { "$ref": "#/components/schemas/JsonValue" }
+                    }
+                ]
+            }),
+        );
     }
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
         for op in paths
@@ -580,4 +641,43 @@ fn no_nul_in_text(doc: &mut Value) {
             }
         }
     }
+}
+
+/// The component schemas a request can carry: those its bodies and parameters name, and what
+/// they name in turn.
+fn request_schemas(doc: &Value) -> std::collections::BTreeSet<String> {
+    fn refs(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(o) => {
+                if let Some(name) = o
+                    .get("$ref")
+                    .and_then(Value::as_str)
+                    .and_then(|r| r.strip_prefix("#/components/schemas/"))
+                {
+                    out.push(name.to_owned());
+                }
+                o.values().for_each(|v| refs(v, out));
+            }
+            Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+    let mut todo = Vec::new();
+    if let Some(paths) = doc.get("paths").and_then(Value::as_object) {
+        for op in paths
+            .values()
+            .filter_map(Value::as_object)
+            .flat_map(|item| item.values())
+        {
+            refs(&op["requestBody"], &mut todo);
+            refs(&op["parameters"], &mut todo);
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(name) = todo.pop() {
+        if seen.insert(name.clone()) {
+            refs(&doc["components"]["schemas"][&name], &mut todo);
+        }
+    }
+    seen
 }

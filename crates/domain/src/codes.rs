@@ -97,6 +97,103 @@ impl utoipa::PartialSchema for Label {
 
 impl utoipa::ToSchema for Label {}
 
+/// An IANA time zone name, e.g. `Europe/Madrid`: every name the server knows.
+pub fn time_zone_schema() -> Object {
+    let names: Vec<serde_json::Value> = chrono_tz::TZ_VARIANTS
+        .iter()
+        .map(|tz| tz.name().into())
+        .collect();
+    ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::new(Type::String))
+        .enum_values(Some(names))
+        .description(Some("IANA time zone name, e.g. `Europe/Madrid`"))
+        .examples(["Europe/Madrid"])
+        .build()
+}
+
+/// A customer's primary e-mail: an address, or blank (no address: blank text is no value).
+pub fn optional_email_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{OneOfBuilder, SchemaType};
+    OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(SchemaType::new(Type::String))
+                .format(Some(SchemaFormat::KnownFormat(
+                    utoipa::openapi::KnownFormat::Email,
+                )))
+                .max_length(Some(254)),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(SchemaType::new(Type::String))
+                .pattern(Some("^\\s*$")),
+        )
+        .item(ObjectBuilder::new().schema_type(SchemaType::new(Type::Null)))
+        .description(Some("Primary e-mail address; stored in lower case"))
+        .examples(["ana.garcia@example.com"])
+        .build()
+        .into()
+}
+
+/// An e-mail address among a customer's others.
+pub struct EmailAddress;
+
+impl utoipa::PartialSchema for EmailAddress {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::SchemaType::new(Type::String))
+            .format(Some(SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::Email,
+            )))
+            .max_length(Some(254))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for EmailAddress {}
+
+/// A phone number among a customer's others, international form (`+34 912 34 56 78`).
+pub struct PhoneNumber;
+
+/// What an international phone number looks like: `+`, then 7 to 15 digits, with spaces, dots,
+/// dashes or brackets between them.
+pub const PHONE_PATTERN: &str = "^\\+[ .()-]*[1-9]([ .()-]*[0-9]){6,14}[ .()-]*$";
+
+impl utoipa::PartialSchema for PhoneNumber {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::SchemaType::new(Type::String))
+            .pattern(Some(PHONE_PATTERN))
+            .examples(["+34912345678"])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for PhoneNumber {}
+
+/// A customer's social handles: network (lower-case letters, digits, `_`, up to 30) → handle
+/// (1 to 100 characters, not only spaces); at most 20.
+pub fn social_handles_schema() -> Object {
+    let handle = ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::new(Type::String))
+        .min_length(Some(1))
+        .max_length(Some(100))
+        .pattern(Some("\\S"));
+    let mut o = ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::new(Type::Object))
+        .additional_properties(Some(handle))
+        .max_properties(Some(20))
+        .description(Some("Network → handle, e.g. `{\"instagram\": \"@ana\"}`"))
+        .build();
+    o.property_names = Some(Box::new(
+        ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::SchemaType::new(Type::String))
+            .pattern(Some("^[a-z0-9_]{1,30}$"))
+            .into(),
+    ));
+    o
+}
+
 /// Points that move an account: not zero, up to a billion either way.
 pub fn nonzero_points_schema() -> utoipa::openapi::schema::Schema {
     use utoipa::openapi::schema::{OneOfBuilder, SchemaType};

@@ -143,6 +143,7 @@ pub struct Demographics {
 pub struct Preferences {
     /// BCP 47 language tag, e.g. `es` or `pt-BR`.
     #[validate(custom(function = "validation::language_tag"))]
+    #[schema(pattern = "^\\s*$|^(?=.{2,35}$)[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]
     pub language: Option<String>,
     /// ISO 4217 currency code, e.g. `EUR`.
     #[validate(custom(function = "validation::currency_code"))]
@@ -152,6 +153,7 @@ pub struct Preferences {
     /// Product categories the customer prefers.
     #[serde(default)]
     #[validate(length(max = 50), custom(function = "short_labels"))]
+    #[schema(value_type = Vec<crate::codes::Label>, max_items = 50)]
     pub product_categories: Vec<String>,
 }
 
@@ -173,20 +175,22 @@ pub struct CustomerDraft {
     pub family_name: Option<String>,
     /// Primary e-mail address; stored in lower case.
     #[validate(email, length(max = 254))]
-    #[schema(example = "ana.garcia@example.com", format = Email, max_length = 254)]
+    #[schema(schema_with = crate::codes::optional_email_schema)]
     pub email: Option<String>,
     /// Primary phone in E.164; separators are dropped on input.
     #[validate(custom(function = "validation::e164_phone"))]
     #[schema(
         example = "+34912345678",
-        pattern = "^\\+[ .()-]*[1-9]([ .()-]*[0-9]){6,14}[ .()-]*$"
+        pattern = "^\\s*$|^\\+[ .()-]*[1-9]([ .()-]*[0-9]){6,14}[ .()-]*$"
     )]
     pub phone: Option<String>,
     #[serde(default)]
     #[validate(length(max = 10), custom(function = "emails"))]
+    #[schema(value_type = Vec<crate::codes::EmailAddress>, max_items = 10)]
     pub other_emails: Vec<String>,
     #[serde(default)]
     #[validate(length(max = 10), custom(function = "phones"))]
+    #[schema(value_type = Vec<crate::codes::PhoneNumber>, max_items = 10)]
     pub other_phones: Vec<String>,
     #[serde(default)]
     #[validate(nested)]
@@ -197,6 +201,7 @@ pub struct CustomerDraft {
     /// Network → handle, e.g. `{"instagram": "@ana"}`.
     #[serde(default)]
     #[validate(length(max = 20), custom(function = "social_handles"))]
+    #[schema(schema_with = crate::codes::social_handles_schema)]
     pub social_handles: BTreeMap<String, String>,
     #[serde(default)]
     #[validate(nested)]

@@ -64,6 +64,7 @@ pub struct ProgramDraft {
     /// What purchases earn, one rule per currency; purchases in other currencies earn nothing.
     #[validate(nested, length(max = 50))]
     #[serde(default)]
+    #[schema(max_items = 50)]
     pub earn_rules: Vec<EarnRule>,
     #[serde(default = "default_rounding")]
     pub rounding: Rounding,
@@ -460,7 +461,7 @@ pub struct RewardDraft {
     pub currency: Option<String>,
     /// `voucher`: who honours it, e.g. a partner restaurant, cinema or hotel.
     #[validate(length(min = 1, max = 200))]
-    #[schema(max_length = 200)]
+    #[schema(min_length = 1, max_length = 200)]
     pub partner: Option<String>,
     /// Codes issued per redemption (two vouchers: 2).
     #[serde(default = "one")]

@@ -130,7 +130,7 @@ pub struct OpeningHours {
 }))]
 pub struct Calendar {
     /// IANA time zone the hours and holidays are in.
-    #[schema(example = "Europe/Madrid")]
+    #[schema(schema_with = crate::codes::time_zone_schema)]
     pub time_zone: String,
     /// Working intervals; at least one, none overlapping on the same weekday.
     #[schema(min_items = 1, max_items = 100)]

@@ -133,7 +133,12 @@ pub struct TicketDraft {
     /// Who asked for help.
     pub customer_id: Uuid,
     #[validate(length(min = 1, max = 200), custom(function = "validation::not_blank"))]
-    #[schema(min_length = 1, max_length = 200, example = "Phone restarts by itself")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "\\S",
+        example = "Phone restarts by itself"
+    )]
     pub subject: String,
     #[validate(length(max = 20000))]
     #[schema(max_length = 20000)]

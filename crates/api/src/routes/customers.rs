@@ -258,7 +258,7 @@ pub async fn patch_customer(
         ("If-Match" = Option<String>, Header, description = "ETag from a previous read; 412 if it is stale"),
     ),
     responses(
-        (status = 204, description = "Archived"),
+        (status = 204, description = "Archived: still readable by id (`archived_at` set) and restorable, left out of lists, and takes no more changes"),
         (status = 403, description = "Lacks `customers:write`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such (live) customer", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),

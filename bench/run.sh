@@ -49,7 +49,7 @@ load() { # name script [env...]
 }
 
 cursor() { # sort-key id → opaque cursor, as the API makes them
-    python3 -c 'import base64,json,sys; print(base64.urlsafe_b64encode(json.dumps({"s":"created_at","k":sys.argv[1],"id":sys.argv[2]},separators=(",",":")).encode()).decode().rstrip("="))' "$1" "$2"
+    python3 -c 'import base64,json,sys; print(base64.urlsafe_b64encode(json.dumps(["customers",{"s":"created_at","k":sys.argv[1],"id":sys.argv[2]}],separators=(",",":")).encode()).decode().rstrip("="))' "$1" "$2"
 }
 
 run() {

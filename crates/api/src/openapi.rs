@@ -420,23 +420,31 @@ fn or_null(schema: &mut Value) {
     }
 }
 
+/// Every operation of the document.
+fn operations_mut(doc: &mut Value) -> impl Iterator<Item = &mut Value> {
+    doc.get_mut("paths")
+        .and_then(Value::as_object_mut)
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut())
+}
+
+/// The body of a problem answer.
+fn problem_content() -> Value {
+    json!({
+        "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } }
+    })
+}
+
 /// The answers every operation of a kind can give, written once: 401 on every operation that
 /// needs credentials; on one with a JSON body 400 (malformed JSON), 413, 415 and 422; 400 for a
 /// bad path id or query on one that takes them. A handler lists only its own answers (the
 /// success, 403 with its scope, 404, 409 with its conflict codes, 412), and may word one of
 /// these itself.
 fn standard_responses(doc: &mut Value) {
-    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
-        return;
-    };
-    let problem = json!({
-        "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } }
-    });
-    for op in paths
-        .values_mut()
-        .filter_map(Value::as_object_mut)
-        .flat_map(|item| item.values_mut())
-    {
+    let problem = problem_content();
+    for op in operations_mut(doc) {
         let public = op
             .get("security")
             .and_then(Value::as_array)
@@ -500,17 +508,8 @@ fn standard_responses(doc: &mut Value) {
 /// `idempotency_in_progress` (the first attempt is still running) and 422
 /// `idempotency_key_reused` (the key came with another request).
 fn idempotent_responses(doc: &mut Value) {
-    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
-        return;
-    };
-    let problem = json!({
-        "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } }
-    });
-    for op in paths
-        .values_mut()
-        .filter_map(Value::as_object_mut)
-        .flat_map(|item| item.values_mut())
-    {
+    let problem = problem_content();
+    for op in operations_mut(doc) {
         let keyed = op
             .get("parameters")
             .and_then(Value::as_array)
@@ -630,15 +629,9 @@ fn no_nul_in_text(doc: &mut Value) {
             }),
         );
     }
-    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
-        for op in paths
-            .values_mut()
-            .filter_map(Value::as_object_mut)
-            .flat_map(|item| item.values_mut())
-        {
-            if let Some(params) = op.get_mut("parameters") {
-                walk(params);
-            }
+    for op in operations_mut(doc) {
+        if let Some(params) = op.get_mut("parameters") {
+            walk(params);
         }
     }
 }

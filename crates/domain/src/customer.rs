@@ -108,14 +108,19 @@ impl CustomerSort {
 #[serde(deny_unknown_fields)]
 pub struct Address {
     #[validate(length(max = 200))]
+    #[schema(max_length = 200)]
     pub line1: Option<String>,
     #[validate(length(max = 200))]
+    #[schema(max_length = 200)]
     pub line2: Option<String>,
     #[validate(length(max = 100))]
+    #[schema(max_length = 100)]
     pub city: Option<String>,
     #[validate(length(max = 100))]
+    #[schema(max_length = 100)]
     pub region: Option<String>,
     #[validate(length(max = 20))]
+    #[schema(max_length = 20)]
     pub postal_code: Option<String>,
     /// ISO 3166-1 alpha-2, e.g. `ES`.
     #[validate(custom(function = "validation::country_code"))]
@@ -128,6 +133,7 @@ pub struct Address {
 #[serde(deny_unknown_fields)]
 pub struct Demographics {
     #[validate(length(max = 100))]
+    #[schema(max_length = 100)]
     pub occupation: Option<String>,
     pub income_band: Option<IncomeBand>,
     pub education: Option<Education>,
@@ -197,6 +203,7 @@ pub struct CustomerDraft {
     pub address: Address,
     /// Not in the future, not before 1900.
     #[validate(custom(function = "past_birth_date"))]
+    #[schema(pattern = "^(19|[2-9][0-9])[0-9]{2}-")]
     pub birth_date: Option<NaiveDate>,
     /// Network → handle, e.g. `{"instagram": "@ana"}`.
     #[serde(default)]

@@ -236,7 +236,12 @@ pub struct AdjustmentDraft {
     pub points: i64,
     /// Why, for the record.
     #[validate(length(min = 1, max = 500), custom(function = "validation::not_blank"))]
-    #[schema(max_length = 500, example = "Goodwill for a late delivery")]
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = "\\S",
+        example = "Goodwill for a late delivery"
+    )]
     pub reason: String,
 }
 

@@ -98,14 +98,20 @@ pub const INITIAL_STATUSES: &[TicketStatus] = &[TicketStatus::New, TicketStatus:
 pub struct Product {
     /// Model name or number, e.g. `Pixel 9 Pro`; earlier tickets about the same model are found by it.
     #[validate(length(min = 1, max = 200), custom(function = "validation::not_blank"))]
-    #[schema(min_length = 1, max_length = 200, example = "Pixel 9 Pro")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "\\S",
+        example = "Pixel 9 Pro"
+    )]
     pub model: Option<String>,
     #[validate(length(min = 1, max = 200), custom(function = "validation::not_blank"))]
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub serial: Option<String>,
-    /// When the customer bought it (RFC 3339); not in the future.
+    /// When the customer bought it (RFC 3339); not in the future, not before 1970.
     #[serde(default, serialize_with = "crate::time::serialize_option")]
     #[validate(custom(function = "not_in_future"))]
+    #[schema(pattern = "^(19[7-9][0-9]|[2-9][0-9]{3})-")]
     pub purchased_at: Option<DateTime<Utc>>,
     /// The purchase interaction it came from; it must belong to the ticket's customer.
     pub purchase_interaction_id: Option<Uuid>,
@@ -148,7 +154,12 @@ pub struct TicketDraft {
     pub channel: Channel,
     /// The desk's own classification, e.g. `hardware` or `billing`; SLA policies may be per category.
     #[validate(length(min = 1, max = 100), custom(function = "validation::not_blank"))]
-    #[schema(min_length = 1, max_length = 100, example = "hardware")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "\\S",
+        example = "hardware"
+    )]
     pub category: Option<String>,
     /// Free labels; stored in lower case, without duplicates.
     #[serde(default)]
@@ -172,7 +183,7 @@ pub struct TicketDraft {
     pub custom_fields: Map<String, Value>,
     /// When the customer asked for help (RFC 3339): for a ticket recorded later, or brought
     /// over from another desk; defaults to now, may not be in the future, and cannot change
-    /// afterwards. The SLA clocks start here.
+    /// afterwards; not before 1970. The SLA clocks start here.
     #[serde(default, serialize_with = "crate::time::serialize_option")]
     #[validate(custom(function = "not_in_future"))]
     #[schema(pattern = "^(19[7-9][0-9]|[2-9][0-9]{3})-")]
@@ -390,7 +401,7 @@ pub struct MessageDraft {
         length(min = 1, max = 50000),
         custom(function = "validation::not_blank")
     )]
-    #[schema(max_length = 50000)]
+    #[schema(min_length = 1, max_length = 50000, pattern = "\\S")]
     pub body: String,
     /// `public` (default) or `internal`. A customer-facing key can only write public replies.
     #[serde(default)]
@@ -439,13 +450,18 @@ pub struct TicketEvent {
 #[serde(deny_unknown_fields)]
 pub struct SlaPolicyDraft {
     #[validate(length(min = 1, max = 200), custom(function = "validation::not_blank"))]
-    #[schema(min_length = 1, max_length = 200, example = "Urgent hardware")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "\\S",
+        example = "Urgent hardware"
+    )]
     pub name: String,
     /// The priority it applies to.
     pub priority: Priority,
     /// Only tickets of this category; absent: every category without a policy of its own.
     #[validate(length(min = 1, max = 100), custom(function = "validation::not_blank"))]
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub category: Option<String>,
     /// Minutes (of business time) to the first public agent reply.
     #[validate(range(min = 1, max = 525_600))]

@@ -10,7 +10,7 @@ use rapport_store::users;
 use uuid::Uuid;
 
 use crate::auth::{hash_password, scope, Auth};
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{not_found_as, ApiError, ApiResult, Problem};
 use crate::extract::{
     apply_merge_patch, if_match, read_versioned, versioned, JsonBody, MergePatch,
 };
@@ -119,7 +119,10 @@ pub async fn get_user(
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
-    let user = state.run(move |conn| users::get(conn, id)).await?;
+    let user = state
+        .run(move |conn| users::get(conn, id))
+        .await
+        .map_err(not_found_as("user"))?;
     Ok(read_versioned(&req, &user))
 }
 
@@ -156,7 +159,10 @@ pub async fn update_user(
         expected,
         &patch,
         || async {
-            let user = state.run(move |conn| users::get(conn, id)).await?;
+            let user = state
+                .run(move |conn| users::get(conn, id))
+                .await
+                .map_err(not_found_as("user"))?;
             Ok((user.settings(), user.version))
         },
         |settings: UserSettings, version| {
@@ -166,6 +172,7 @@ pub async fn update_user(
                 state
                     .run_write(move |conn| users::update(conn, id, version, &settings, now))
                     .await
+                    .map_err(not_found_as("user"))
             }
         },
     )
